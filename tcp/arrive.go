@@ -1,0 +1,465 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack-tcp/synack/seq"
+	"github.com/synack-tcp/synack/wire"
+)
+
+// Segment is SEGMENT ARRIVES (RFC 9293 3.10.7) followed by Flush.
+func (c *TCB) Segment(now time.Duration, h *wire.TCP, payload []byte) {
+	c.Input(now, h, payload)
+	c.Flush(now)
+}
+
+// Input processes one arriving segment without sending the ACKs and data it
+// makes due; the caller calls Flush after a batch, so one ACK answers many
+// segments (MUST-58, MUST-59). Resets it must send go out at once.
+func (c *TCB) Input(now time.Duration, h *wire.TCP, payload []byte) {
+	c.stats.SegsIn++
+	switch c.state {
+	case Closed:
+		c.arriveClosed(h, len(payload))
+	case Listen:
+		c.arriveListen(now, h)
+	case SynSent:
+		c.arriveSynSent(now, h, payload)
+	default:
+		c.arriveOther(now, h, payload)
+	}
+}
+
+// Flush sends whatever the processed segments and the windows allow.
+func (c *TCB) Flush(now time.Duration) {
+	if c.state != Closed && c.state != Listen {
+		c.output(now)
+	}
+}
+
+// segLen is SEG.LEN: the payload plus one for each of SYN and FIN.
+func segLen(h *wire.TCP, n int) seq.Size {
+	l := seq.Size(n)
+	if h.Flags&wire.SYN != 0 {
+		l++
+	}
+	if h.Flags&wire.FIN != 0 {
+		l++
+	}
+	return l
+}
+
+// ResetFor is the reply RFC 9293 3.10.7.1 prescribes for a segment that
+// reaches no connection (CLOSED); ok is false when none is due (the segment
+// was itself a reset).
+func ResetFor(h *wire.TCP, payloadLen int) (rst wire.TCP, ok bool) {
+	if h.Flags&wire.RST != 0 {
+		return rst, false
+	}
+	if h.Flags&wire.ACK == 0 {
+		rst.Seq = 0
+		rst.Ack = uint32(seq.Value(h.Seq).Add(segLen(h, payloadLen)))
+		rst.Flags = wire.RST | wire.ACK
+	} else {
+		rst.Seq = h.Ack
+		rst.Flags = wire.RST
+	}
+	rst.SrcPort, rst.DstPort = h.DstPort, h.SrcPort
+	return rst, true
+}
+
+func (c *TCB) arriveClosed(h *wire.TCP, n int) {
+	if rst, ok := ResetFor(h, n); ok {
+		c.emitReset(&rst)
+	}
+}
+
+// arriveListen is 3.10.7.2.
+func (c *TCB) arriveListen(now time.Duration, h *wire.TCP) {
+	switch {
+	case h.Flags&wire.RST != 0: // first: ignore a reset
+	case h.Flags&wire.ACK != 0: // second: <SEQ=SEG.ACK><CTL=RST>
+		c.sendReset(seq.Value(h.Ack), 0, false)
+	case h.Flags&wire.SYN != 0: // third
+		c.rcv.irs = seq.Value(h.Seq)
+		c.rcv.nxt = c.rcv.irs.Add(1)
+		c.takeSynOptions(h)
+		c.snd.wnd = uint32(h.Window) // never scaled on a SYN (RFC 7323 2.2)
+		c.snd.maxWnd = c.snd.wnd
+		c.snd.wl1 = c.rcv.irs
+		c.snd.nxt = c.snd.iss // the SYN,ACK goes out at the flush
+		c.synSent = now
+		// Data on the SYN is not acknowledged: the peer sends it again
+		// once we are ESTABLISHED (synack does not queue it; 3.10.7.2
+		// allows dropping what it does not process).
+		c.setState(SynReceived, causeOf(h.Flags))
+	}
+}
+
+// takeSynOptions applies the options of a SYN: MSS (MUST-14, MUST-15,
+// MUST-16) and window scaling (RFC 7323 2.2).
+func (c *TCB) takeSynOptions(h *wire.TCP) {
+	mss := c.cfg.DefaultSendMSS
+	if h.Options.HasMSS {
+		mss = int(h.Options.MSS)
+	}
+	c.snd.mss = max(min(mss, c.cfg.MSS), 64) // a tiny MSS cannot make us spray tiny segments
+	if c.cfg.WindowScale && h.Options.HasWScale {
+		c.wsOK = true
+		c.snd.shift = min(h.Options.WScale, 14)
+	} else {
+		c.wsOK = false
+		c.snd.shift, c.rcv.shift = 0, 0
+	}
+	c.cc.init(c.snd.mss)
+}
+
+// arriveSynSent is 3.10.7.3.
+func (c *TCB) arriveSynSent(now time.Duration, h *wire.TCP, payload []byte) {
+	f, ack := h.Flags, seq.Value(h.Ack)
+	if f&wire.ACK != 0 { // first: the ACK bit
+		if ack.LessThanEq(c.snd.iss) || ack.GreaterThan(c.snd.max) {
+			if f&wire.RST == 0 {
+				c.sendReset(ack, 0, false)
+			}
+			return
+		}
+	}
+	if f&wire.RST != 0 { // second: the RST bit (acceptable only with our SYN's ACK)
+		if f&wire.ACK != 0 {
+			c.fail(ErrRefused, causeOf(f))
+		}
+		return
+	}
+	if f&wire.SYN == 0 { // fifth: neither SYN nor RST
+		return
+	}
+	c.rcv.irs = seq.Value(h.Seq) // fourth: the SYN bit
+	c.rcv.nxt = c.rcv.irs.Add(1)
+	c.takeSynOptions(h)
+	c.snd.wnd = uint32(h.Window)
+	c.snd.maxWnd = c.snd.wnd
+	c.snd.wl1 = c.rcv.irs
+	if f&wire.ACK == 0 {
+		// Simultaneous open (MUST-10): answer <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+		c.snd.nxt = c.snd.iss
+		c.setState(SynReceived, causeOf(f))
+		return
+	}
+	c.snd.wl2 = ack
+	c.ackNew(now, ack)
+	c.setState(Established, causeOf(f))
+	c.ackNow = true
+	if len(payload) > 0 || f&wire.FIN != 0 {
+		// Text or FIN on the SYN,ACK: continue at step six of 3.10.7.4.
+		c.acceptText(now, h, c.rcv.nxt, payload, f&wire.FIN != 0)
+	}
+}
+
+// arriveOther is 3.10.7.4, for SYN-RECEIVED and the synchronized states,
+// step by step.
+func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
+	f, sq := h.Flags, seq.Value(h.Seq)
+	fin := f&wire.FIN != 0
+	dataSeq := sq
+	if f&wire.SYN != 0 {
+		dataSeq = dataSeq.Add(1)
+	}
+	n := segLen(h, len(payload))
+	if c.state == SynReceived && f&wire.SYN != 0 && sq == c.rcv.irs {
+		if f&wire.ACK == 0 { // the peer's SYN again: our SYN,ACK was lost
+			c.snd.nxt = c.snd.iss
+			return
+		}
+		// Simultaneous open (Figure 7 line 6): the SYN,ACK repeats the SYN
+		// we hold; drop the old SYN and keep the ACK.
+		f &^= wire.SYN
+		sq, n = dataSeq, n-1
+	}
+	ok, zeroWnd := c.acceptable(sq, n)
+	if !ok { // first: sequence number check
+		c.unacceptable(now, h)
+		return
+	}
+	if zeroWnd { // RCV.WND = 0: keep only the ACK, RST and URG (MUST-66)
+		payload, fin = nil, fin && len(payload) == 0
+	}
+	if f&wire.RST != 0 { // second: RST (RFC 5961 3.2)
+		c.arriveReset(sq, f)
+		return
+	}
+	if f&wire.SYN != 0 { // fourth: SYN (RFC 5961 4.2)
+		if c.state == SynReceived && c.passive {
+			c.backToListen(causeOf(f))
+			return
+		}
+		c.challengeAck()
+		return
+	}
+	if f&wire.ACK == 0 { // fifth: ACK off, drop
+		return
+	}
+	if !c.arriveAck(now, h, len(payload)) {
+		return
+	}
+	// sixth: URG is ignored safely: only RCV.UP is tracked.
+	if f&wire.URG != 0 && c.rcv.nxt.LessThan(sq.Add(seq.Size(h.Urgent))) {
+		c.rcv.up = seq.Max(c.rcv.up, sq.Add(seq.Size(h.Urgent)))
+	}
+	c.acceptText(now, h, dataSeq, payload, fin) // seventh and eighth
+	if c.state == FinWait1 && c.finAcked {
+		c.setState(FinWait2, causeOf(f))
+	}
+}
+
+// acceptable is the four-case test of 3.10.7.4 step one against the window
+// we advertised. zeroWnd marks a segment taken only for its ACK, RST and
+// URG because the window is zero.
+func (c *TCB) acceptable(sq seq.Value, n seq.Size) (ok, zeroWnd bool) {
+	wnd := c.rcv.adv.Sub(c.rcv.nxt)
+	if c.rcv.adv.LessThan(c.rcv.nxt) {
+		wnd = 0
+	}
+	switch {
+	case n == 0 && wnd == 0:
+		return sq == c.rcv.nxt, false
+	case n == 0:
+		return sq.InWindow(c.rcv.nxt, wnd), false
+	case wnd == 0:
+		return sq == c.rcv.nxt, true
+	}
+	return sq.InWindow(c.rcv.nxt, wnd) || sq.Add(n-1).InWindow(c.rcv.nxt, wnd), false
+}
+
+// unacceptable answers a segment that failed the sequence check: an ACK
+// unless it was a reset. In TIME-WAIT a retransmitted FIN also restarts the
+// 2*MSL timer (step eight).
+func (c *TCB) unacceptable(now time.Duration, h *wire.TCP) {
+	c.stats.UnacceptableSegsIn++
+	if h.Flags&wire.RST != 0 {
+		return
+	}
+	if c.state == TimeWait && h.Flags&wire.FIN != 0 {
+		c.timeWaitAt = now + 2*c.cfg.MSL
+	}
+	c.ackNow = true
+}
+
+// arriveReset is step two: a reset counts only when its sequence number is
+// exactly RCV.NXT; one elsewhere in the window draws a challenge ACK
+// (RFC 5961 3.2).
+func (c *TCB) arriveReset(sq seq.Value, f wire.Flags) {
+	if sq != c.rcv.nxt {
+		c.challengeAck()
+		return
+	}
+	cause := causeOf(f)
+	switch c.state {
+	case SynReceived:
+		if c.passive {
+			c.backToListen(cause)
+			return
+		}
+		c.fail(ErrRefused, cause)
+	case Established, FinWait1, FinWait2, CloseWait:
+		c.fail(ErrReset, cause) // MUST-12: the user learns it was a reset
+	default: // CLOSING, LAST-ACK, TIME-WAIT
+		c.setState(Closed, cause)
+	}
+}
+
+// backToListen returns a passive SYN-RECEIVED connection to LISTEN.
+func (c *TCB) backToListen(cause Cause) {
+	c.deleteTCB()
+	c.snd = sendVars{}
+	c.rcv = recvVars{}
+	c.initSend(c.snd.iss)
+	c.setState(Listen, cause)
+}
+
+// challengeAck sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 5961 3.2, 4.2).
+func (c *TCB) challengeAck() {
+	c.stats.ChallengeAcks++
+	c.ackNow = true
+}
+
+// arriveAck is step five. It reports whether processing continues.
+func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
+	ack, sq := seq.Value(h.Ack), seq.Value(h.Seq)
+	if c.state == SynReceived {
+		if !c.snd.una.LessThan(ack) || ack.GreaterThan(c.snd.max) {
+			c.sendReset(ack, 0, false)
+			return false
+		}
+		c.snd.wnd = uint32(h.Window) << c.snd.shift
+		c.snd.wl1, c.snd.wl2 = sq, ack
+		c.ackNew(now, ack)
+		c.setState(Established, causeOf(h.Flags))
+		if c.finQueued { // a CLOSE issued in SYN-RECEIVED now takes effect
+			c.setState(FinWait1, CauseClose)
+		}
+		return true
+	}
+	// RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+	if ack.GreaterThan(c.snd.max) || ack.LessThan(c.snd.una.Add(-seq.Size(c.snd.maxWnd))) {
+		c.ackNow = true
+		return false
+	}
+	wnd := uint32(h.Window) << c.snd.shift
+	if c.snd.una.LessThan(ack) {
+		c.ackNew(now, ack)
+	} else if ack == c.snd.una {
+		c.dupAck(now, h, n, wnd)
+	}
+	if c.snd.wl1.LessThan(sq) || (c.snd.wl1 == sq && c.snd.wl2.LessThanEq(ack)) {
+		c.updateWindow(wnd, sq, ack)
+	}
+	switch c.state {
+	case Closing:
+		if c.finAcked {
+			c.enterTimeWait(now, causeOf(h.Flags))
+		}
+	case LastAck:
+		if c.finAcked {
+			c.setState(Closed, causeOf(h.Flags))
+			return false
+		}
+	}
+	return true
+}
+
+func (c *TCB) updateWindow(wnd uint32, sq, ack seq.Value) {
+	if c.snd.wnd == 0 && wnd > 0 {
+		c.persistAt, c.persistExp = 0, 0
+	}
+	c.snd.wnd = wnd
+	c.snd.wl1, c.snd.wl2 = sq, ack
+	c.snd.maxWnd = max(c.snd.maxWnd, wnd)
+}
+
+// ackNew takes an ACK of new data: SND.UNA < SEG.ACK =< SND.NXT.
+func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
+	acked := int(ack.Sub(c.snd.una))
+	dataEnd := c.sndHead.Add(seq.Size(c.sb.n))
+	if ack.GreaterThan(c.sndHead) {
+		n := int(seq.Min(ack, dataEnd).Sub(c.sndHead))
+		c.sb.discard(n)
+		c.sndHead = c.sndHead.Add(seq.Size(n))
+		c.stats.BytesAcked += uint64(n)
+	}
+	if c.finSent && ack == dataEnd.Add(1) {
+		c.finAcked = true
+	}
+	c.rtt.ack(now, ack)
+	c.snd.una = ack
+	if c.snd.nxt.LessThan(ack) {
+		c.snd.nxt = ack
+	}
+	c.onNewAck(now, acked)
+	c.dupAcks, c.retrans, c.firstRtx = 0, 0, 0
+	if c.snd.una == c.snd.max {
+		c.rtoAt = 0 // RFC 6298 5.2
+	} else {
+		c.rtoAt = now + c.rtt.rto // RFC 6298 5.3
+	}
+}
+
+// acceptText is steps seven and eight: queue the text and take the FIN.
+// dataSeq is the sequence number of payload's first byte.
+func (c *TCB) acceptText(now time.Duration, h *wire.TCP, dataSeq seq.Value, payload []byte, fin bool) {
+	switch c.state {
+	case Established, FinWait1, FinWait2:
+	default:
+		return // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN came already
+	}
+	finSeq := dataSeq.Add(seq.Size(len(payload)))
+	if len(payload) > 0 {
+		if c.readClosed { // SHLD-3: data after a full CLOSE resets
+			c.sendReset(c.snd.max, 0, false)
+			c.fail(ErrReset, "rcv data after CLOSE")
+			return
+		}
+		if !c.queueText(now, dataSeq, payload) {
+			fin = false // trimmed at the right edge: the FIN lies beyond
+		}
+	}
+	if fin {
+		c.finPending, c.finRcvdAt = true, finSeq
+	}
+	if c.finPending && c.finRcvdAt == c.rcv.nxt {
+		c.takeFin(now, causeOf(h.Flags))
+	}
+}
+
+// queueText places payload in the receive ring at its offset from RCV.NXT,
+// trimming what lies outside the window, and advances RCV.NXT over what is
+// now contiguous. It reports false when it trimmed the tail.
+func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
+	if dataSeq.LessThan(c.rcv.nxt) { // trim the part already received
+		skip := int(c.rcv.nxt.Sub(dataSeq))
+		if skip >= len(p) {
+			c.ackNow = true
+			return true
+		}
+		p, dataSeq = p[skip:], c.rcv.nxt
+	}
+	off := int(dataSeq.Sub(c.rcv.nxt))
+	whole := true
+	if room := c.rb.free() - off; len(p) > room {
+		p, whole = p[:max(room, 0)], false
+	}
+	if len(p) == 0 {
+		c.ackNow = true
+		return whole
+	}
+	c.rb.writeAt(c.rb.n+off, p)
+	c.stats.BytesReceived += uint64(len(p))
+	if off > 0 {
+		c.stats.OutOfOrderSegs++
+		c.ackNow = true // RFC 5681 4.2: out-of-order data draws an immediate ACK
+		if !c.ooo.add(dataSeq, dataSeq.Add(seq.Size(len(p)))) {
+			c.stats.ReassemblyOverflowSegs++
+		}
+		return whole
+	}
+	nxt := c.ooo.advance(dataSeq.Add(seq.Size(len(p))))
+	if nxt != dataSeq.Add(seq.Size(len(p))) {
+		c.ackNow = true // a hole was filled
+	}
+	c.rb.n += int(nxt.Sub(c.rcv.nxt))
+	c.rcv.nxt = nxt
+	c.rcvUnacked += len(p)
+	switch {
+	case c.cfg.AckDelay < 0 || c.rcvUnacked >= 2*c.cfg.MSS: // SHLD-19
+		c.ackNow = true
+	case c.delackAt == 0:
+		c.delackAt = now + c.cfg.AckDelay // SHLD-18, MUST-40
+	}
+	return whole
+}
+
+// takeFin is step eight for a FIN at RCV.NXT.
+func (c *TCB) takeFin(now time.Duration, cause Cause) {
+	c.finPending = false
+	c.finRcvd = true
+	c.rcv.nxt = c.rcv.nxt.Add(1)
+	c.ackNow = true
+	switch c.state {
+	case SynReceived, Established:
+		c.setState(CloseWait, cause)
+	case FinWait1:
+		if c.finAcked { // our FIN acknowledged by this very segment
+			c.enterTimeWait(now, cause)
+		} else {
+			c.setState(Closing, cause) // simultaneous close
+		}
+	case FinWait2:
+		c.enterTimeWait(now, cause)
+	}
+}
+
+func (c *TCB) enterTimeWait(now time.Duration, cause Cause) {
+	c.rtoAt, c.persistAt = 0, 0
+	c.timeWaitAt = now + 2*c.cfg.MSL // MUST-13
+	c.setState(TimeWait, cause)
+}

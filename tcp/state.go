@@ -1,0 +1,87 @@
+// Package tcp is synack's sans-IO Transmission Control Block: the eleven
+// states of RFC 9293, the user calls of 3.10 (OPEN, SEND, RECEIVE, CLOSE,
+// ABORT, STATUS), SEGMENT ARRIVES (3.10.7) as one dispatcher plus one short
+// function per state, the timeouts of 3.10.8, retransmission (RFC 6298),
+// flow control with silly-window avoidance and reassembly.
+//
+// Nothing here reads a clock, starts a goroutine or takes a lock: every call
+// that can change a TCB takes now (a time.Duration since the stack's epoch),
+// segments go out through the Sender the TCB was built with, and
+// NextDeadline tells the caller when to call Tick.
+package tcp
+
+import "github.com/synack-tcp/synack/wire"
+
+// State is a connection state (RFC 9293 3.3.2).
+type State uint8
+
+// The eleven states.
+const (
+	Closed State = iota
+	Listen
+	SynSent
+	SynReceived
+	Established
+	FinWait1
+	FinWait2
+	Closing
+	TimeWait
+	CloseWait
+	LastAck
+)
+
+var stateNames = [...]string{
+	Closed:      "CLOSED",
+	Listen:      "LISTEN",
+	SynSent:     "SYN-SENT",
+	SynReceived: "SYN-RECEIVED",
+	Established: "ESTABLISHED",
+	FinWait1:    "FIN-WAIT-1",
+	FinWait2:    "FIN-WAIT-2",
+	Closing:     "CLOSING",
+	TimeWait:    "TIME-WAIT",
+	CloseWait:   "CLOSE-WAIT",
+	LastAck:     "LAST-ACK",
+}
+
+// String returns the state in RFC spelling.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// synchronized reports whether the state is past the handshake: the RFC's
+// "synchronized states" (3.5.2), in which a reset must carry an exact
+// sequence number.
+func (s State) synchronized() bool { return s >= Established }
+
+// Cause says in words why a transition happened: "user CLOSE",
+// "rcv SYN,ACK", "timeout 2MSL".
+type Cause string
+
+// Causes of transitions that do not come from a segment.
+const (
+	CauseOpenActive  Cause = "user OPEN (active)"
+	CauseOpenPassive Cause = "user OPEN (passive)"
+	CauseClose       Cause = "user CLOSE"
+	CauseAbort       Cause = "user ABORT"
+	CauseTimeWait    Cause = "timeout 2MSL"
+	CauseRetransmit  Cause = "timeout retransmit (R2)"
+	CauseUserTimeout Cause = "timeout user"
+	CauseKeepalive   Cause = "timeout keepalive"
+)
+
+// rcvCause holds "rcv FLAGS" for every flag combination, built once so a
+// transition caused by a segment allocates nothing.
+var rcvCause [256]Cause
+
+func init() {
+	for i := range rcvCause {
+		f := wire.Flags(i) &^ wire.PSH // PSH never explains a transition
+		rcvCause[i] = Cause("rcv " + f.String())
+	}
+}
+
+func causeOf(f wire.Flags) Cause { return rcvCause[f] }

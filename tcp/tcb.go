@@ -1,0 +1,423 @@
+package tcp
+
+import (
+	"errors"
+	"time"
+
+	"github.com/synack-tcp/synack/seq"
+	"github.com/synack-tcp/synack/wire"
+)
+
+// Errors a TCB reports, named after RFC 9293 3.10's messages. The stack
+// maps them to the errno values package net users expect.
+var (
+	ErrNotExist    = errors.New("connection does not exist")
+	ErrExists      = errors.New("connection already exists")
+	ErrClosing     = errors.New("connection closing")
+	ErrReset       = errors.New("connection reset")
+	ErrRefused     = errors.New("connection refused")
+	ErrTimeout     = errors.New("connection timed out")
+	ErrInsufficent = errors.New("insufficient resources")
+)
+
+// Sender transmits the segments a TCB makes. The TCB fills everything but
+// the ports and checksum; the payload is p1 followed by p2, valid only
+// during the call.
+type Sender interface {
+	SendSegment(h *wire.TCP, p1, p2 []byte)
+}
+
+// Config holds the tunables of one connection. Zero fields take defaults.
+type Config struct {
+	MSS            int           // largest segment we can receive (MMS_R - 20 - IP header); MUST-67
+	DefaultSendMSS int           // send MSS when the peer sends no MSS option: 536 (IPv4) or 1220 (IPv6); MUST-15
+	SendBuf        int           // send buffer bytes
+	RecvBuf        int           // receive buffer bytes
+	MSL            time.Duration // maximum segment lifetime; TIME-WAIT lasts 2*MSL (MUST-13)
+	InitialRTO     time.Duration // RFC 6298 2.1
+	MinRTO         time.Duration // RFC 6298 2.4
+	MaxRTO         time.Duration // RFC 6298 2.5
+	R1             int           // retransmissions before reporting trouble (SHLD-10)
+	R2             time.Duration // give up on data after this long retransmitting (SHLD-11, MUST-20)
+	R2Syn          time.Duration // give up on a SYN after this long (MUST-23)
+	UserTimeout    time.Duration // if set, replaces R2 (MUST-21)
+	AckDelay       time.Duration // delayed ACK (SHLD-18; MUST-40: < 500ms); negative disables
+	NoDelay        bool          // disable Nagle (MUST-17)
+	WindowScale    bool          // offer RFC 7323 window scaling
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MSS, 1460)
+	def(&c.DefaultSendMSS, 536)
+	def(&c.SendBuf, 256<<10)
+	def(&c.RecvBuf, 256<<10)
+	def(&c.R1, 3)
+	defd(&c.MSL, 2*time.Minute)
+	defd(&c.InitialRTO, time.Second)
+	defd(&c.MinRTO, time.Second)
+	defd(&c.MaxRTO, 60*time.Second)
+	defd(&c.R2, 100*time.Second)
+	defd(&c.R2Syn, 3*time.Minute)
+	if c.AckDelay == 0 {
+		c.AckDelay = 40 * time.Millisecond
+	}
+}
+
+// sendVars are the send sequence variables (RFC 9293 3.3.1).
+type sendVars struct {
+	una, nxt seq.Value // SND.UNA, SND.NXT
+	max      seq.Value // highest sequence number sent (SND.NXT rewinds on timeout)
+	wnd      uint32    // SND.WND, scaled
+	maxWnd   uint32    // largest window the peer offered (3.8.6.2.1, RFC 5961 5.2)
+	wl1, wl2 seq.Value // SND.WL1, SND.WL2
+	up       seq.Value // SND.UP
+	iss      seq.Value // ISS
+	shift    uint8     // Snd.Wind.Shift (RFC 7323)
+	mss      int       // effective send MSS (MUST-16)
+}
+
+// recvVars are the receive sequence variables.
+type recvVars struct {
+	nxt   seq.Value // RCV.NXT
+	irs   seq.Value // IRS
+	up    seq.Value // RCV.UP
+	adv   seq.Value // right edge of the window last advertised (never moves left: SHLD-14)
+	shift uint8     // Rcv.Wind.Shift (RFC 7323)
+}
+
+// TCB is one connection's Transmission Control Block. It is not safe for
+// concurrent use: the stack holds the connection's lock around every call.
+type TCB struct {
+	cfg   Config
+	out   Sender
+	state State
+	snd   sendVars
+	rcv   recvVars
+
+	passive bool // SYN-RECEIVED came from a passive OPEN (MUST-11)
+	wsOK    bool // both sides offered window scaling
+
+	sb         ring      // send data: first byte has sequence number sndHead
+	sndHead    seq.Value // sequence number of sb's first byte
+	finQueued  bool      // user CLOSE: a FIN follows the data
+	finSent    bool      // FIN occupies sequence space at sndHead+len(sb)
+	finAcked   bool      // our FIN is acknowledged
+	rb         ring      // received data: readable bytes, then out-of-order ones
+	ooo        reasm     // out-of-order spans beyond RCV.NXT
+	finRcvd    bool      // peer's FIN consumed (RCV.NXT past it)
+	finRcvdAt  seq.Value // sequence number of a FIN that arrived out of order
+	finPending bool      // finRcvdAt is set
+	readClosed bool      // user will not read again (full close): SHLD-3
+
+	rtt      rttState
+	cc       newReno
+	dupAcks  int
+	recover  seq.Value // NewReno recovery point (RFC 6582)
+	inRecov  bool
+	retrans  int           // consecutive retransmissions of the oldest data
+	firstRtx time.Duration // when the oldest unacked segment was first retransmitted
+	synSent  time.Duration // when the first SYN went out (R2Syn)
+
+	ackNow     bool // an ACK must go out at the next flush
+	rcvUnacked int  // bytes received since the last ACK we sent
+
+	// Timers are deadlines; zero means disarmed. NextDeadline is their minimum.
+	rtoAt      time.Duration
+	persistAt  time.Duration
+	persistExp uint
+	delackAt   time.Duration
+	timeWaitAt time.Duration
+
+	err      error // why the connection ended badly, for the user
+	stats    Stats
+	onChange func(from, to State, cause Cause)
+}
+
+// Stats counts what a connection did.
+type Stats struct {
+	SegsOut, SegsIn        uint64
+	BytesSent, BytesAcked  uint64
+	BytesReceived          uint64
+	Retransmits            uint64
+	RTOExpirations         uint64
+	FastRetransmits        uint64
+	DupAcksIn              uint64
+	OutOfOrderSegs         uint64
+	ChallengeAcks          uint64
+	DroppedSegs            uint64
+	ZeroWindowProbes       uint64
+	RetransmittedBytes     uint64
+	ResetsOut              uint64
+	UnacceptableSegsIn     uint64
+	ReassemblyOverflowSegs uint64
+}
+
+// New returns a TCB in CLOSED. onChange, if not nil, is called on every
+// state transition.
+func New(cfg Config, out Sender, onChange func(from, to State, cause Cause)) *TCB {
+	cfg.setDefaults()
+	c := &TCB{cfg: cfg, out: out, onChange: onChange}
+	c.sb.init(cfg.SendBuf)
+	c.rb.init(cfg.RecvBuf)
+	c.rtt.init(&c.cfg)
+	return c
+}
+
+// State returns the current state.
+func (c *TCB) State() State { return c.state }
+
+// Err returns why the connection failed (reset, refused, timed out), if it did.
+func (c *TCB) Err() error { return c.err }
+
+func (c *TCB) setState(to State, cause Cause) {
+	from := c.state
+	if from == to {
+		return
+	}
+	c.state = to
+	if to == Closed {
+		c.deleteTCB()
+	}
+	if c.onChange != nil {
+		c.onChange(from, to, cause)
+	}
+}
+
+// deleteTCB drops everything a closed connection holds, except the data
+// the user may still read and the error.
+func (c *TCB) deleteTCB() {
+	c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt = 0, 0, 0, 0
+	c.sb = ring{size: c.sb.size}
+	c.ooo = reasm{}
+	c.ackNow = false
+}
+
+// fail ends the connection with err and cause.
+func (c *TCB) fail(err error, cause Cause) {
+	if c.err == nil {
+		c.err = err
+	}
+	c.setState(Closed, cause)
+}
+
+// OpenActive is the active OPEN call (RFC 9293 3.10.1): from CLOSED (or
+// LISTEN) send a SYN with initial sequence number iss and enter SYN-SENT.
+func (c *TCB) OpenActive(now time.Duration, iss seq.Value) error {
+	switch c.state {
+	case Closed, Listen:
+	default:
+		return ErrExists
+	}
+	c.passive = false
+	c.initSend(iss)
+	c.synSent = now
+	c.setState(SynSent, CauseOpenActive)
+	c.output(now)
+	return nil
+}
+
+// OpenPassive is the passive OPEN call: CLOSED -> LISTEN. iss is the
+// initial sequence number used when a SYN arrives.
+func (c *TCB) OpenPassive(iss seq.Value) error {
+	if c.state != Closed {
+		return ErrExists
+	}
+	c.passive = true
+	c.initSend(iss)
+	c.setState(Listen, CauseOpenPassive)
+	return nil
+}
+
+func (c *TCB) initSend(iss seq.Value) {
+	c.snd.iss = iss
+	c.snd.una = iss
+	c.snd.nxt = iss
+	c.snd.max = iss
+	c.sndHead = iss.Add(1)
+	c.snd.mss = c.cfg.DefaultSendMSS
+	if c.cfg.WindowScale {
+		c.rcv.shift = windowShiftFor(c.cfg.RecvBuf)
+	}
+}
+
+// windowShiftFor is the smallest shift that lets a 16-bit window field
+// describe a buffer of n bytes (RFC 7323 2.3: at most 14).
+func windowShiftFor(n int) uint8 {
+	var s uint8
+	for s < 14 && n > 0xffff<<s {
+		s++
+	}
+	return s
+}
+
+// Send is the SEND call: it copies as much of p as the send buffer holds
+// and transmits what the windows allow. It returns how much it took; 0 with
+// a nil error means the buffer is full.
+func (c *TCB) Send(now time.Duration, p []byte) (int, error) {
+	switch c.state {
+	case Closed:
+		if c.err != nil {
+			return 0, c.err
+		}
+		return 0, ErrNotExist
+	case Listen:
+		// 3.10.2: a SEND on LISTEN may turn it active; synack's listeners
+		// never send, so this is an error.
+		return 0, ErrNotExist
+	case SynSent, SynReceived, Established, CloseWait:
+		if c.finQueued {
+			return 0, ErrClosing
+		}
+	default:
+		return 0, ErrClosing
+	}
+	n := c.sb.write(p)
+	if n > 0 && c.state.synchronized() {
+		c.output(now)
+	}
+	return n, nil
+}
+
+// SendSpace is how many bytes Send would take now.
+func (c *TCB) SendSpace() int { return c.sb.free() }
+
+// Receive is the RECEIVE call: it copies received bytes into p. It returns
+// (0, nil) when nothing is there yet and (0, ErrEOF) once everything before
+// the peer's FIN has been read.
+func (c *TCB) Receive(now time.Duration, p []byte) (int, error) {
+	if c.rb.n > 0 {
+		n := c.rb.read(p)
+		c.afterRead(now)
+		return n, nil
+	}
+	if c.finRcvd {
+		return 0, ErrEOF
+	}
+	switch c.state {
+	case Closed:
+		if c.err != nil {
+			return 0, c.err
+		}
+		return 0, ErrNotExist
+	case Closing, LastAck, TimeWait:
+		return 0, ErrEOF
+	}
+	return 0, nil
+}
+
+// ErrEOF is returned by Receive once the peer's FIN has been read up to.
+var ErrEOF = errors.New("EOF")
+
+// Readable reports whether Receive would return something other than (0, nil).
+func (c *TCB) Readable() bool {
+	return c.rb.n > 0 || c.finRcvd || c.state == Closed
+}
+
+// Buffered is how many bytes Receive can return now.
+func (c *TCB) Buffered() int { return c.rb.n }
+
+// afterRead sends a window update when reading opened the window enough:
+// RFC 9293 3.8.6.2.2 (MUST-39) with Fr = 1/2.
+func (c *TCB) afterRead(now time.Duration) {
+	if !c.state.synchronized() || c.finRcvd {
+		return
+	}
+	if c.windowEdge().Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) {
+		c.ackNow = true
+		c.output(now)
+	}
+}
+
+// Close is the CLOSE call (3.10.4): no more data will be sent.
+func (c *TCB) Close(now time.Duration) error {
+	switch c.state {
+	case Closed:
+		return ErrNotExist
+	case Listen, SynSent:
+		c.setState(Closed, CauseClose)
+		return nil
+	case SynReceived, Established:
+		if c.finQueued {
+			return ErrClosing
+		}
+		c.finQueued = true
+		if c.state == Established {
+			c.setState(FinWait1, CauseClose)
+		}
+		// SYN-RECEIVED: the FIN waits for ESTABLISHED (3.10.4), whose
+		// transition then goes on to FIN-WAIT-1.
+	case CloseWait:
+		c.finQueued = true
+		c.setState(LastAck, CauseClose)
+	default:
+		return ErrClosing
+	}
+	c.output(now)
+	return nil
+}
+
+// CloseRead says the user will never read again (a full close, as
+// net.Conn.Close does). Unread data, or data arriving later, resets the
+// connection (SHLD-3). It reports whether it sent a reset.
+func (c *TCB) CloseRead(now time.Duration) bool {
+	c.readClosed = true
+	if c.rb.n > 0 && c.state != Closed {
+		c.rb.discard(c.rb.n)
+		c.Abort(now)
+		return true
+	}
+	return false
+}
+
+// Abort is the ABORT call (3.10.5): send a reset where the peer is
+// synchronized and delete the TCB.
+func (c *TCB) Abort(now time.Duration) {
+	switch c.state {
+	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
+		c.sendReset(c.snd.max, 0, false)
+	}
+	if c.state != Closed {
+		c.setState(Closed, CauseAbort)
+	}
+}
+
+// Status is the STATUS call's answer (3.10.6).
+type Status struct {
+	State                State
+	SndUna, SndNxt       seq.Value
+	SndWnd               uint32
+	RcvNxt               seq.Value
+	RcvWnd               uint32
+	SendMSS              int
+	SRTT, RTTVar, RTO    time.Duration
+	Cwnd, Ssthresh       int
+	Unacked              int // bytes sent and not acknowledged
+	SendQueued, RecvHeld int
+	WindowScale          bool
+	SndShift, RcvShift   uint8
+	Retransmitting       bool // R1 passed: trouble delivering (SHLD-9)
+	Stats                Stats
+}
+
+// Status reports the connection's variables.
+func (c *TCB) Status() Status {
+	return Status{
+		State: c.state, SndUna: c.snd.una, SndNxt: c.snd.nxt, SndWnd: c.snd.wnd,
+		RcvNxt: c.rcv.nxt, RcvWnd: c.rcvWnd(), SendMSS: c.snd.mss,
+		SRTT: c.rtt.srtt, RTTVar: c.rtt.rttvar, RTO: c.rtt.rto,
+		Cwnd: c.cc.cwnd, Ssthresh: c.cc.ssthresh,
+		Unacked: int(c.snd.max.Sub(c.snd.una)), SendQueued: c.sb.n, RecvHeld: c.rb.n,
+		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift,
+		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.stats,
+	}
+}

@@ -1,0 +1,138 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack-tcp/synack/wire"
+)
+
+// NextDeadline is the earliest instant at which Tick has work; ok is false
+// when no timer is armed.
+func (c *TCB) NextDeadline() (at time.Duration, ok bool) {
+	for _, d := range [...]time.Duration{c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt} {
+		if d != 0 && (!ok || d < at) {
+			at, ok = d, true
+		}
+	}
+	return at, ok
+}
+
+// Tick runs the timers that are due at now (RFC 9293 3.10.8) and sends
+// what they call for.
+func (c *TCB) Tick(now time.Duration) {
+	if c.timeWaitAt != 0 && now >= c.timeWaitAt {
+		c.setState(Closed, CauseTimeWait) // TIME-WAIT timeout: delete the TCB
+		return
+	}
+	if c.rtoAt != 0 && now >= c.rtoAt {
+		c.onRTO(now)
+		if c.state == Closed {
+			return
+		}
+	}
+	if c.persistAt != 0 && now >= c.persistAt {
+		c.onPersist(now)
+	}
+	if c.delackAt != 0 && now >= c.delackAt {
+		c.delackAt = 0
+		c.ackNow = true
+	}
+	c.Flush(now)
+}
+
+// onRTO is the retransmission timeout (RFC 6298 5.4-5.7) with the R2 limit
+// (MUST-20, MUST-22, MUST-23; UserTimeout replaces R2: MUST-21).
+func (c *TCB) onRTO(now time.Duration) {
+	c.rtoAt = 0
+	if c.snd.una == c.snd.max {
+		return
+	}
+	c.stats.RTOExpirations++
+	limit := c.cfg.R2
+	start := c.firstRtx
+	if c.state == SynSent || c.state == SynReceived {
+		limit, start = c.cfg.R2Syn, c.synSent
+	}
+	if c.cfg.UserTimeout > 0 {
+		limit = c.cfg.UserTimeout
+	}
+	if c.retrans == 0 && c.state != SynSent && c.state != SynReceived {
+		c.firstRtx, start = now, now
+	}
+	if now-start >= limit {
+		cause := CauseRetransmit
+		if c.cfg.UserTimeout > 0 {
+			cause = CauseUserTimeout
+		}
+		if c.state == SynReceived && c.passive {
+			c.backToListen(cause)
+			return
+		}
+		c.fail(ErrTimeout, cause)
+		return
+	}
+	c.retrans++
+	c.rtt.backoff()
+	c.rtt.cancel()
+	c.cc.onTimeout(int(c.snd.max.Sub(c.snd.una)))
+	c.inRecov, c.dupAcks = false, 0
+	c.recover = c.snd.max
+	c.snd.nxt = c.snd.una // go back: resend from the oldest unacknowledged byte
+}
+
+// onPersist sends a zero-window probe, or, when the window is open but too
+// small for silly-window avoidance, what fits (the override timeout of
+// 3.8.6.2.1), then re-arms with exponential backoff.
+func (c *TCB) onPersist(now time.Duration) {
+	c.persistAt = 0
+	off := int(c.snd.nxt.Sub(c.sndHead))
+	avail := c.sb.n - off
+	if avail <= 0 || c.snd.max != c.snd.una {
+		return
+	}
+	if w := c.usableWindow(); w > 0 {
+		c.sendSegment(now, c.snd.nxt, min(avail, w, c.snd.mss), false)
+		return
+	}
+	c.sendProbe()
+	c.persistExp++
+	c.persistAt = now + c.persistBackoff()
+}
+
+// onNewAck runs congestion control for an ACK of acked new bytes, with
+// NewReno recovery (RFC 6582).
+func (c *TCB) onNewAck(now time.Duration, acked int) {
+	if !c.inRecov {
+		c.cc.onAck(acked)
+		return
+	}
+	flight := int(c.snd.max.Sub(c.snd.una))
+	if !c.snd.una.LessThan(c.recover) { // full ACK
+		c.inRecov = false
+		c.cc.onExitRecovery(flight)
+		return
+	}
+	// Partial ACK: retransmit the next hole and deflate (RFC 6582 3.2 step 4).
+	c.retransmitHead(now)
+	c.cc.cwnd = max(c.cc.cwnd-acked+c.snd.mss, c.snd.mss)
+}
+
+// dupAck counts duplicate ACKs (RFC 5681 2) and enters fast retransmit and
+// recovery on the third (3.2).
+func (c *TCB) dupAck(now time.Duration, h *wire.TCP, n int, wnd uint32) {
+	if n != 0 || h.Flags&(wire.SYN|wire.FIN) != 0 || wnd != c.snd.wnd || c.snd.una == c.snd.max {
+		return
+	}
+	c.stats.DupAcksIn++
+	c.dupAcks++
+	switch {
+	case c.inRecov:
+		c.cc.cwnd += c.snd.mss // inflate for each segment that left the network
+	case c.dupAcks == 3 && c.recover.LessThanEq(c.snd.una):
+		c.inRecov = true
+		c.recover = c.snd.max
+		c.cc.onLoss(int(c.snd.max.Sub(c.snd.una)))
+		c.stats.FastRetransmits++
+		c.retransmitHead(now)
+	}
+}
