@@ -94,6 +94,8 @@ type IPv4 struct {
 	TotalLen  uint16
 	ID        uint16
 	DontFrag  bool
+	MoreFrags bool   // the MF flag; Parse reports ErrFragmented when set
+	FragOff   uint16 // fragment offset in 8-byte units (13 bits)
 	TTL       uint8
 	Protocol  uint8
 	Checksum  uint16

@@ -1,0 +1,321 @@
+package stack
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/synack-tcp/synack/tcp"
+	"github.com/synack-tcp/synack/wire"
+)
+
+// Conn is one TCP connection. It implements net.Conn (blocking, with
+// deadlines) and offers non-blocking Try* calls for event-driven callers
+// such as the deterministic simulation.
+type Conn struct {
+	s  *Stack
+	id tuple
+
+	mu         sync.Mutex
+	tcb        *tcp.TCB
+	b          *batch    // outbound packets of the current operation
+	l          *Listener // listener until accepted
+	gone       bool      // removed from the demux (CLOSED)
+	userClosed bool      // Close called
+	abortSoon  bool      // established after its listener closed
+	readWait   bool
+	writeWait  bool
+	rd, wr     chan struct{} // wake-ups for blocked Read / Write / Dial
+	schedAt    time.Duration // deadline registered with the timer heap (0: none)
+
+	heapIdx int           // guarded by the timer heap's lock
+	heapAt  time.Duration // guarded by the timer heap's lock
+
+	rdl, wdl deadline
+}
+
+func (s *Stack) newConn(id tuple, l *Listener) *Conn {
+	c := &Conn{s: s, id: id, l: l, heapIdx: -1}
+	c.tcb = tcp.New(s.tcpConfig(!id.local.Addr().Is4()), c, c.onChange)
+	return c
+}
+
+// SendSegment implements tcp.Sender.
+func (c *Conn) SendSegment(h *wire.TCP, p1, p2 []byte) {
+	if c.b == nil {
+		c.b = c.s.getBatch()
+	}
+	if !c.b.add(c.id, h, p1, p2) {
+		c.s.ep.WritePackets(c.b.pkts)
+		c.b.reset()
+		c.b.add(c.id, h, p1, p2)
+	}
+}
+
+// onChange sees every transition of the TCB (with c.mu held).
+func (c *Conn) onChange(from, to tcp.State, cause tcp.Cause) {
+	if from == tcp.Closed && to == tcp.Listen {
+		return // a listener's child starts here; the Listener reported LISTEN
+	}
+	c.s.emit(c.id, from, to, cause)
+	switch {
+	case to == tcp.Established && c.l != nil:
+		c.l.established(c)
+	case to == tcp.Closed || to == tcp.Listen: // a child back in LISTEN is done too
+		c.s.remove(c)
+		if c.l != nil {
+			c.l.forget(c)
+		}
+		c.gone = true
+	}
+	c.signal(true)
+}
+
+func (s *Stack) remove(c *Conn) {
+	s.mu.Lock()
+	if s.conns[c.id] == c {
+		delete(s.conns, c.id)
+	}
+	s.mu.Unlock()
+}
+
+// flushLocked sends what the TCB owes after a batch of input.
+func (c *Conn) flushLocked(now time.Duration) {
+	c.tcb.Flush(now)
+	c.afterLocked(now)
+}
+
+// afterLocked ends every operation: send the batch, wake waiters, move the
+// timer.
+func (c *Conn) afterLocked(now time.Duration) {
+	if c.abortSoon && !c.gone {
+		c.abortSoon = false
+		c.tcb.Abort(now)
+	}
+	if c.b != nil {
+		c.s.sendBatch(c.b)
+		c.b = nil
+	}
+	c.signal(false)
+	if !c.gone {
+		at, ok := c.tcb.NextDeadline()
+		c.s.timers.update(c, at, ok)
+	}
+}
+
+// signal wakes blocked callers; they re-check under the lock.
+func (c *Conn) signal(always bool) {
+	if c.readWait && (always || c.tcb.Readable()) {
+		notify(c.rd)
+	}
+	if c.writeWait && (always || c.tcb.SendSpace() > 0) {
+		notify(c.wr)
+	}
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func waitChan(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{}, 1)
+	}
+	return *ch
+}
+
+// State returns the connection's state.
+func (c *Conn) State() tcp.State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tcb.State()
+}
+
+// Status returns the TCB's STATUS (RFC 9293 3.10.6).
+func (c *Conn) Status() tcp.Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tcb.Status()
+}
+
+// TryRead reads without blocking: (0, nil) means nothing yet; io.EOF after
+// the peer's FIN.
+func (c *Conn) TryRead(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readLocked(b)
+}
+
+func (c *Conn) readLocked(b []byte) (int, error) {
+	if c.userClosed {
+		return 0, c.opErr("read", net.ErrClosed)
+	}
+	now := c.s.clk.Now()
+	n, err := c.tcb.Receive(now, b)
+	c.afterLocked(now)
+	switch {
+	case err == tcp.ErrEOF:
+		return n, io.EOF
+	case err != nil:
+		return n, c.opErr("read", mapErr(err))
+	}
+	return n, nil
+}
+
+// TryWrite writes what the send buffer takes now, without blocking.
+func (c *Conn) TryWrite(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writeLocked(b)
+}
+
+func (c *Conn) writeLocked(b []byte) (int, error) {
+	if c.userClosed {
+		return 0, c.opErr("write", net.ErrClosed)
+	}
+	now := c.s.clk.Now()
+	n, err := c.tcb.Send(now, b)
+	c.afterLocked(now)
+	if err != nil {
+		return n, c.opErr("write", mapErr(err))
+	}
+	return n, nil
+}
+
+// Read implements net.Conn.
+func (c *Conn) Read(b []byte) (int, error) {
+	for {
+		c.mu.Lock()
+		n, err := c.readLocked(b)
+		if n > 0 || err != nil || len(b) == 0 {
+			c.mu.Unlock()
+			return n, err
+		}
+		if c.rdl.expired() {
+			c.mu.Unlock()
+			return 0, c.opErr("read", os.ErrDeadlineExceeded)
+		}
+		c.readWait = true
+		ch := waitChan(&c.rd)
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-c.rdl.wait():
+		}
+		c.mu.Lock()
+		c.readWait = false
+		c.mu.Unlock()
+	}
+}
+
+// Write implements net.Conn: it returns when all of b is in the send
+// buffer, or on error.
+func (c *Conn) Write(b []byte) (int, error) {
+	done := 0
+	for {
+		c.mu.Lock()
+		if c.wdl.expired() {
+			c.mu.Unlock()
+			return done, c.opErr("write", os.ErrDeadlineExceeded)
+		}
+		n, err := c.writeLocked(b[done:])
+		done += n
+		if err != nil || done == len(b) {
+			c.mu.Unlock()
+			return done, err
+		}
+		if n > 0 {
+			c.mu.Unlock()
+			continue
+		}
+		c.writeWait = true
+		ch := waitChan(&c.wr)
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-c.wdl.wait():
+		}
+		c.mu.Lock()
+		c.writeWait = false
+		c.mu.Unlock()
+	}
+}
+
+// Close implements net.Conn: a full close. Our FIN follows the data
+// already written; unread data resets the connection (SHLD-3).
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.userClosed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.userClosed = true
+	now := c.s.clk.Now()
+	if !c.tcb.CloseRead(now) {
+		c.tcb.Close(now)
+	}
+	c.afterLocked(now)
+	c.signal(true)
+	return nil
+}
+
+// CloseWrite shuts down the sending side (a half-close): the peer reads
+// EOF, and this side may go on reading.
+func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.userClosed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	now := c.s.clk.Now()
+	err := c.tcb.Close(now)
+	c.afterLocked(now)
+	if err != nil {
+		return c.opErr("close", mapErr(err))
+	}
+	return nil
+}
+
+// Abort resets the connection (RFC 9293 ABORT).
+func (c *Conn) Abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.s.clk.Now()
+	c.tcb.Abort(now)
+	c.afterLocked(now)
+}
+
+// LocalAddr implements net.Conn.
+func (c *Conn) LocalAddr() net.Addr { return tcpAddr(c.id.local) }
+
+// RemoteAddr implements net.Conn.
+func (c *Conn) RemoteAddr() net.Addr { return tcpAddr(c.id.remote) }
+
+// LocalAddrPort and RemoteAddrPort return the 4-tuple.
+func (c *Conn) LocalAddrPort() netip.AddrPort  { return c.id.local }
+func (c *Conn) RemoteAddrPort() netip.AddrPort { return c.id.remote }
+
+// SetDeadline implements net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+// SetReadDeadline implements net.Conn.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil }
+
+// SetWriteDeadline implements net.Conn.
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
+
+func tcpAddr(a netip.AddrPort) *net.TCPAddr { return net.TCPAddrFromAddrPort(a) }
+
+func (c *Conn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: tcpAddr(c.id.local), Addr: tcpAddr(c.id.remote), Err: err}
+}

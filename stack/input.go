@@ -1,0 +1,138 @@
+package stack
+
+import (
+	"net/netip"
+
+	"github.com/synack-tcp/synack/tcp"
+	"github.com/synack-tcp/synack/wire"
+)
+
+// DeliverPackets implements link.Receiver: each packet is parsed, demuxed
+// and fed to its connection; the ACKs and data the batch makes due go out
+// once per connection at the end (MUST-58, MUST-59).
+func (s *Stack) DeliverPackets(pkts [][]byte) {
+	var touched [16]*Conn
+	nt := 0
+	var cur *Conn // connection whose lock is held across consecutive packets
+	now := s.clk.Now()
+	for _, p := range pkts {
+		s.stats.PacketsIn.Add(1)
+		var h wire.TCP
+		ip, payload, ok := s.parse(p, &h)
+		if !ok {
+			continue
+		}
+		id := tuple{netip.AddrPortFrom(ip.Dst, h.DstPort), netip.AddrPortFrom(ip.Src, h.SrcPort)}
+		if cur != nil && cur.id == id {
+			cur.tcb.Input(now, &h, payload)
+			continue
+		}
+		if cur != nil {
+			cur.mu.Unlock()
+			cur = nil
+		}
+		c := s.lookup(id)
+		if c == nil {
+			s.noConn(now, id, &h, payload)
+			continue
+		}
+		c.mu.Lock()
+		if c.tcb == nil { // deleted while we looked it up
+			c.mu.Unlock()
+			s.noConn(now, id, &h, payload)
+			continue
+		}
+		c.tcb.Input(now, &h, payload)
+		cur = c
+		if nt < len(touched) && !contains(touched[:nt], c) {
+			touched[nt] = c
+			nt++
+		} else if nt == len(touched) && !contains(touched[:nt], c) {
+			c.flushLocked(now) // more connections than we track: flush now
+		}
+	}
+	if cur != nil {
+		cur.mu.Unlock()
+	}
+	for _, c := range touched[:nt] {
+		c.mu.Lock()
+		c.flushLocked(now)
+		c.mu.Unlock()
+	}
+}
+
+func contains(cs []*Conn, c *Conn) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// parse validates one packet down to its TCP header, counting what it drops.
+func (s *Stack) parse(p []byte, h *wire.TCP) (wire.IPHeader, []byte, bool) {
+	ip, seg, err := wire.ParseIP(p)
+	if err != nil {
+		s.stats.MalformedIP.Add(1)
+		return ip, nil, false
+	}
+	if ip.Protocol != wire.ProtoTCP || !s.isLocal(ip.Dst) {
+		s.stats.NotForUs.Add(1)
+		return ip, nil, false
+	}
+	if martian(ip.Src) {
+		s.stats.Martian.Add(1) // MUST-63: ignore segments from invalid sources
+		return ip, nil, false
+	}
+	if !wire.VerifyTCPChecksum(ip.Src, ip.Dst, seg) {
+		s.stats.BadChecksum.Add(1) // MUST-3
+		return ip, nil, false
+	}
+	payload, err := h.Parse(seg)
+	if err != nil {
+		s.stats.MalformedTCP.Add(1)
+		return ip, nil, false
+	}
+	return ip, payload, true
+}
+
+func (s *Stack) lookup(id tuple) *Conn {
+	s.mu.RLock()
+	c := s.conns[id]
+	s.mu.RUnlock()
+	return c
+}
+
+// noConn handles a segment that matches no connection: a listener's SYN
+// makes a new connection; anything else gets the reply of 3.10.7.2 (to a
+// listener) or 3.10.7.1 (CLOSED).
+func (s *Stack) noConn(now timeT, id tuple, h *wire.TCP, payload []byte) {
+	s.mu.RLock()
+	l := s.listenerFor(id.local)
+	s.mu.RUnlock()
+	if l != nil {
+		if h.Flags&(wire.SYN|wire.ACK|wire.RST) == wire.SYN {
+			l.syn(now, id, h, payload)
+			return
+		}
+		if h.Flags&wire.RST != 0 || h.Flags&wire.ACK == 0 {
+			return // 3.10.7.2: ignore a reset; drop anything else without ACK
+		}
+	}
+	rst, ok := tcp.ResetFor(h, len(payload))
+	if !ok {
+		return
+	}
+	s.stats.ResetsSent.Add(1)
+	b := s.getBatch()
+	b.add(id, &rst, nil, nil)
+	s.sendBatch(b)
+}
+
+func unspecified(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
+}

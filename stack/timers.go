@@ -1,0 +1,117 @@
+package stack
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+
+	"github.com/synack-tcp/synack/clock"
+)
+
+// timerHeap keeps every connection with an armed deadline in a min-heap and
+// one clock timer for the earliest. A connection touches the heap only when
+// its deadline moves earlier; one that moved later fires early, finds
+// nothing due, and re-registers. Idle connections cost nothing per tick.
+type timerHeap struct {
+	s       *Stack
+	mu      sync.Mutex
+	h       connHeap
+	t       clock.Timer
+	armedAt time.Duration
+	armed   bool
+	stopped bool
+}
+
+func (t *timerHeap) init(s *Stack) { t.s = s }
+
+// update registers c's next deadline (with c.mu held).
+func (t *timerHeap) update(c *Conn, at time.Duration, ok bool) {
+	if !ok || (c.schedAt != 0 && c.schedAt <= at) {
+		return
+	}
+	c.schedAt = at
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	c.heapAt = at
+	if c.heapIdx >= 0 {
+		heap.Fix(&t.h, c.heapIdx)
+	} else {
+		heap.Push(&t.h, c)
+	}
+	t.armLocked()
+}
+
+// armLocked points the clock timer at the earliest deadline.
+func (t *timerHeap) armLocked() {
+	if len(t.h) == 0 {
+		return
+	}
+	at := t.h[0].heapAt
+	if t.armed && t.armedAt <= at {
+		return
+	}
+	t.armed, t.armedAt = true, at
+	d := at - t.s.clk.Now()
+	if t.t == nil {
+		t.t = t.s.clk.AfterFunc(d, t.fire)
+	} else {
+		t.t.Reset(d)
+	}
+}
+
+// fire runs every connection whose deadline has come.
+func (t *timerHeap) fire() {
+	now := t.s.clk.Now()
+	var due []*Conn
+	t.mu.Lock()
+	t.armed = false
+	for len(t.h) > 0 && t.h[0].heapAt <= now {
+		due = append(due, heap.Pop(&t.h).(*Conn))
+	}
+	t.armLocked()
+	t.mu.Unlock()
+	for _, c := range due {
+		c.mu.Lock()
+		c.schedAt = 0
+		if !c.gone {
+			c.tcb.Tick(now)
+			c.afterLocked(now)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (t *timerHeap) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	if t.t != nil {
+		t.t.Stop()
+	}
+}
+
+type connHeap []*Conn
+
+func (h connHeap) Len() int           { return len(h) }
+func (h connHeap) Less(i, j int) bool { return h[i].heapAt < h[j].heapAt }
+func (h connHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+func (h *connHeap) Push(x any) {
+	c := x.(*Conn)
+	c.heapIdx = len(*h)
+	*h = append(*h, c)
+}
+func (h *connHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	c.heapIdx = -1
+	*h = old[:len(old)-1]
+	return c
+}
