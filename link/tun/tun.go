@@ -1,0 +1,57 @@
+// Package tun is a link.Endpoint over a Linux TUN device: the kernel's IP
+// layer on one side, synack on the other. Each packet read from or written
+// to the device is one whole IP packet (IFF_TUN|IFF_NO_PI).
+//
+// Opening a TUN device needs CAP_NET_ADMIN (run as root, or grant the
+// binary the capability with `sudo setcap cap_net_admin+ep ./synack`);
+// opening it inside a named network namespace also needs CAP_SYS_ADMIN.
+//
+// The device is not persistent: it disappears when the Endpoint is closed.
+// On systems other than Linux, Open returns an error wrapping
+// errors.ErrUnsupported.
+package tun
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// DefaultMTU is the MTU used when Config.MTU is zero.
+const DefaultMTU = 1500
+
+// ErrPermission is wrapped by the error Open returns when the process lacks
+// the privilege to create or configure the device (EPERM or EACCES). The
+// error also wraps the errno, so errors.Is(err, os.ErrPermission) holds too.
+var ErrPermission = errors.New("tun: permission denied")
+
+// Config describes the TUN device to open.
+type Config struct {
+	// Name is the interface name (at most 15 bytes). Empty lets the kernel
+	// choose one ("tun0", "tun1", ...); Endpoint.Name reports it.
+	Name string
+	// MTU is the device MTU and the largest packet the endpoint reads or
+	// writes. Zero means DefaultMTU.
+	MTU int
+	// HostAddr, if valid, is assigned to the kernel side of the device,
+	// e.g. 10.9.0.1/24: the kernel then routes the prefix over the device
+	// and synack uses another address in it. IPv4 or IPv6.
+	HostAddr netip.Prefix
+	// NetNS, if set, creates the device inside this network namespace: a
+	// name as used by `ip netns` (the file /var/run/netns/NAME), or an
+	// absolute path to a namespace file such as /proc/PID/ns/net. The
+	// calling process stays in its own namespace; only the device lives in
+	// the other one.
+	NetNS string
+}
+
+// Stats counts an endpoint's traffic. Read means from the kernel (inbound
+// to synack); written means handed to the kernel.
+type Stats struct {
+	PacketsRead    uint64
+	BytesRead      uint64
+	ReadBatches    uint64 // DeliverPackets calls
+	ReadErrors     uint64 // failed reads, and packets dropped as larger than the MTU
+	PacketsWritten uint64
+	BytesWritten   uint64
+	WriteErrors    uint64 // packets the kernel refused (counted as lost)
+}

@@ -1,0 +1,39 @@
+//go:build !linux
+
+package tun
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/synack-tcp/synack/link"
+)
+
+// Endpoint is a TUN device; it exists only on Linux, and elsewhere Open
+// always fails.
+type Endpoint struct{}
+
+var _ link.Endpoint = (*Endpoint)(nil)
+
+// Open fails: TUN devices are supported only on Linux.
+func Open(cfg Config) (*Endpoint, error) {
+	return nil, fmt.Errorf("tun: TUN devices are supported only on Linux: %w", errors.ErrUnsupported)
+}
+
+// Name is the interface name.
+func (e *Endpoint) Name() string { return "" }
+
+// MTU implements link.Endpoint.
+func (e *Endpoint) MTU() int { return 0 }
+
+// Stats returns the traffic counters.
+func (e *Endpoint) Stats() Stats { return Stats{} }
+
+// Attach implements link.Endpoint.
+func (e *Endpoint) Attach(r link.Receiver) {}
+
+// WritePackets implements link.Endpoint.
+func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) { return 0, link.ErrClosed }
+
+// Close implements link.Endpoint.
+func (e *Endpoint) Close() error { return nil }
