@@ -71,15 +71,34 @@ func (s *Stack) Open(remote netip.AddrPort) (*Conn, error) {
 	if !ok {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.ENETUNREACH}
 	}
+	return s.open(local, 0, remote)
+}
+
+// OpenFrom is Open from a chosen local port, as two peers that each open
+// to the other's known port do for a simultaneous open (RFC 9293 3.5).
+func (s *Stack) OpenFrom(localPort uint16, remote netip.AddrPort) (*Conn, error) {
+	local, ok := s.localFor(remote.Addr())
+	if !ok || martian(remote.Addr()) || localPort == 0 {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRNOTAVAIL}
+	}
+	return s.open(local, localPort, remote)
+}
+
+func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Conn, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: net.ErrClosed}
 	}
-	port, ok := s.pickPort(local, remote)
+	ok := true
+	if port == 0 {
+		port, ok = s.pickPort(local, remote)
+	} else if s.conns[tuple{netip.AddrPortFrom(local, port), remote}] != nil {
+		ok = false
+	}
 	if !ok {
 		s.mu.Unlock()
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRNOTAVAIL}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRINUSE}
 	}
 	id := tuple{netip.AddrPortFrom(local, port), remote}
 	c := s.newConn(id, nil)

@@ -92,12 +92,13 @@ func (c *TCB) usableWindow() int {
 
 // worthSending is the sender's silly-window avoidance (RFC 9293 3.8.6.2.1,
 // MUST-38) and Nagle (3.7.4, SHLD-7; off with NoDelay, MUST-17): send a full
-// segment, or all that is queued when nothing is in flight (or Nagle is
-// off), or at least half the largest window the peer offered.
+// segment, data being retransmitted, all that is queued when nothing is
+// unacknowledged (or Nagle is off), or at least half the largest window the
+// peer offered.
 func (c *TCB) worthSending(n, avail int) bool {
 	switch {
-	case n >= c.snd.mss:
-		return true
+	case n >= c.snd.mss, c.snd.nxt.LessThan(c.snd.max):
+		return true // a full segment, or a retransmission: never held back
 	case n == avail && (c.cfg.NoDelay || c.snd.max == c.snd.una || c.finQueued):
 		return true
 	case c.snd.maxWnd > 0 && n >= int(c.snd.maxWnd/2) && c.snd.max == c.snd.una:
@@ -183,9 +184,13 @@ func (c *TCB) retransmitHead(now time.Duration) {
 	c.sendSegment(now, c.snd.una, n, fin)
 }
 
-// sendAck sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+// sendAck sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. The RFC's SND.NXT is
+// the highest sequence number sent, snd.max here: snd.nxt is the
+// retransmission point, which a timeout rewinds, and an ACK carrying that
+// older number would fail the peer's sequence check and be dropped with
+// the acknowledgment it carries.
 func (c *TCB) sendAck() {
-	h := wire.TCP{Seq: uint32(c.snd.nxt), Ack: uint32(c.rcv.nxt), Flags: wire.ACK}
+	h := wire.TCP{Seq: uint32(c.snd.max), Ack: uint32(c.rcv.nxt), Flags: wire.ACK}
 	h.Window = c.windowField()
 	c.transmit(&h, nil, nil)
 }

@@ -63,15 +63,13 @@ func (r *ring) read(p []byte) int {
 	return n
 }
 
-// discard drops n bytes from the front.
+// discard drops n bytes from the front. The head never jumps back to 0
+// when the ring empties: the receive ring keeps out-of-order bytes beyond
+// its readable ones, at offsets from the head.
 func (r *ring) discard(n int) {
 	if n <= 0 {
 		return
 	}
 	r.n -= n
-	if r.n == 0 {
-		r.head = 0
-		return
-	}
 	r.head = (r.head + n) % r.size
 }

@@ -332,7 +332,9 @@ func (c *TCB) afterRead(now time.Duration) {
 	if !c.state.synchronized() || c.finRcvd {
 		return
 	}
-	if c.windowEdge().Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) {
+	// The advertised edge may lie past the buffer's edge (scaled windows
+	// round up): only an edge that moved right by the threshold counts.
+	if e := c.windowEdge(); e.GreaterThan(c.rcv.adv) && e.Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) {
 		c.ackNow = true
 		c.output(now)
 	}

@@ -2,18 +2,18 @@
 // the other receives. It is the link the throughput benchmarks run over, so
 // it is built for speed.
 //
-// Each direction is a ring of QueueLen slots, each owning a reusable packet
-// buffer, shared by the writers (serialized by a writer mutex, so there is
-// one producer at a time) and one delivery goroutine (the consumer):
+// Each direction is a ring of QueueLen packet slots shared by the writers
+// (serialized by a writer mutex, so there is one producer at a time) and
+// one delivery goroutine (the consumer):
 //
-//   - WritePackets copies each packet into the buffer of the next free slot
-//     (no allocation at steady state: the slots' buffers are the pipe's
-//     bounded free list) and publishes the new tail with one atomic store
+//   - WritePackets copies each packet into a buffer popped from the
+//     direction's bounded free stack (no allocation at steady state), puts
+//     it in the next slot and publishes the new tail with one atomic store
 //     per call.
 //   - The delivery goroutine, started by Attach, takes everything between
 //     head and tail and hands it to the receiver in a single DeliverPackets
 //     call, so batches form naturally under load (as NAPI does); advancing
-//     head then returns those slots to the writers.
+//     head then returns those slots, and their buffers, to the writers.
 //   - When the ring is full, packets are tail-dropped and counted, like a
 //     real interface queue. TCP recovers.
 //
@@ -38,6 +38,11 @@ const QueueLen = 4096
 
 // DefaultMTU is used when New is given an MTU <= 0.
 const DefaultMTU = 65535
+
+// freeLen bounds the free stack of a direction. Buffers in existence are at
+// most the QueueLen in the ring plus these, and in practice the working set:
+// a pipe that never has more than a few packets queued keeps a few buffers.
+const freeLen = QueueLen
 
 // Stats counts one endpoint's traffic. Sent and Dropped count packets
 // written on this endpoint (every written packet is counted in exactly one
@@ -70,7 +75,8 @@ type queue struct {
 	tail atomic.Uint64 // next slot to fill; written by the producer
 
 	wmu       sync.Mutex // serializes writers; guards the fields below
-	cachedHd  uint64     // a recent head, to skip the atomic load
+	reclaimed uint64     // slots before this have had their buffers reclaimed
+	free      [][]byte   // LIFO stack of free buffers, most recently used on top
 	wclosed   bool       // the writing end closed: WritePackets fails
 	rclosedW  bool       // the receiving end closed: writes are dropped
 	sent      uint64
@@ -148,6 +154,7 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 		return 0, link.ErrClosed
 	}
 	t := q.tail.Load()
+	h := q.reclaim()
 	for _, p := range pkts {
 		n := len(p)
 		switch {
@@ -159,18 +166,23 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 			q.dropClose++
 			q.drop(n)
 			continue
-		case t-q.cachedHd >= QueueLen:
-			if q.cachedHd = q.head.Load(); t-q.cachedHd >= QueueLen {
+		case t-h >= QueueLen:
+			if h = q.reclaim(); t-h >= QueueLen {
 				q.dropQ++
 				q.drop(n)
 				continue
 			}
 		}
-		slot := &q.ring[t%QueueLen]
-		if cap(*slot) < n {
-			*slot = make([]byte, 0, bufCap(n, e.mtu))
+		var b []byte
+		if k := len(q.free); k > 0 {
+			b = q.free[k-1]
+			q.free[k-1] = nil
+			q.free = q.free[:k-1]
 		}
-		*slot = append((*slot)[:0], p...)
+		if cap(b) < n {
+			b = make([]byte, 0, bufCap(n, e.mtu))
+		}
+		q.ring[t%QueueLen] = append(b, p...)
 		t++
 		q.sent++
 		q.sentBytes += uint64(n)
@@ -184,6 +196,22 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 		q.signal()
 	}
 	return len(pkts), nil
+}
+
+// reclaim moves the buffers of the slots the consumer has released onto the
+// free stack and returns the consumer's head. Reusing the most recently
+// delivered buffer first keeps a lightly loaded pipe cycling through a few
+// cache-warm buffers rather than touching every slot's. q.wmu is held.
+func (q *queue) reclaim() uint64 {
+	h := q.head.Load()
+	for ; q.reclaimed != h; q.reclaimed++ {
+		slot := &q.ring[q.reclaimed%QueueLen]
+		if len(q.free) < freeLen {
+			q.free = append(q.free, (*slot)[:0])
+		}
+		*slot = nil
+	}
+	return h
 }
 
 // drop counts a lost packet of n bytes; q.wmu is held.
@@ -269,6 +297,9 @@ func (e *Endpoint) Close() error {
 			q.drop(n)
 		}
 		q.head.Store(t)
+		q.reclaimed = t
+		clear(q.ring[:]) // let the buffers go
+		q.free = nil
 		q.wmu.Unlock()
 	})
 	return nil

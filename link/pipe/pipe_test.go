@@ -251,6 +251,46 @@ func TestCloseDiscardsQueued(t *testing.T) {
 	b.Attach(newCollector()) // no effect, no goroutine
 }
 
+// TestBuffersFollowWorkingSet checks that a pipe carrying one packet at a
+// time keeps reusing a few buffers instead of filling every ring slot, and
+// that large packets over a large MTU survive.
+func TestBuffersFollowWorkingSet(t *testing.T) {
+	a, b := New(0)
+	defer a.Close()
+	defer b.Close()
+	c := newCollector()
+	b.Attach(c)
+	for i := range 3 * QueueLen {
+		size := 40
+		if i%100 == 0 {
+			size = 60000
+		}
+		a.WritePackets([][]byte{numbered(i, size)})
+		c.wait(t, i+1)
+	}
+	q := a.out
+	q.wmu.Lock()
+	n := len(q.free)
+	for _, s := range q.ring {
+		if s != nil {
+			n++
+		}
+	}
+	q.wmu.Unlock()
+	if n > 4 {
+		t.Fatalf("%d buffers held for a queue depth of one", n)
+	}
+	for i, p := range c.pkts {
+		size := 40
+		if i%100 == 0 {
+			size = 60000
+		}
+		if string(p) != string(numbered(i, size)) {
+			t.Fatalf("packet %d differs", i)
+		}
+	}
+}
+
 func settleGoroutines(want int) int {
 	deadline := time.Now().Add(2 * time.Second)
 	for {

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/synack-tcp/synack/clock"
+	"github.com/synack-tcp/synack/link"
+	"github.com/synack-tcp/synack/link/pcap"
+	"github.com/synack-tcp/synack/link/sim"
+	"github.com/synack-tcp/synack/stack"
+	"github.com/synack-tcp/synack/tcp"
+)
+
+var scenarios = []string{"normal", "simultaneous-open", "simultaneous-close", "reset", "half-close"}
+
+// demoOptions are the flags of "synack demo".
+type demoOptions struct {
+	scenario string
+	json     bool
+	size     int
+	loss     float64
+	delay    time.Duration
+	seed     int64
+	pcap     string
+	msl      time.Duration
+}
+
+// lossValue parses "0.05" or "5%".
+type lossValue struct{ p *float64 }
+
+func (l lossValue) String() string {
+	if l.p == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(*l.p, 'g', -1, 64)
+}
+
+func (l lossValue) Set(s string) error {
+	pct := strings.HasSuffix(s, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return errors.New("want a fraction like 0.05 or a percentage like 5%")
+	}
+	if pct {
+		v /= 100
+	}
+	if v < 0 || v >= 1 {
+		return errors.New("loss must be at least 0 and below 1 (100%)")
+	}
+	*l.p = v
+	return nil
+}
+
+func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
+	o := demoOptions{}
+	fs := flag.NewFlagSet("synack demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.scenario, "scenario", "normal", "one of: "+strings.Join(scenarios, ", "))
+	fs.BoolVar(&o.json, "json", false, "print one JSON object per transition instead of a table")
+	fs.IntVar(&o.size, "size", 4096, "bytes each side sends")
+	fs.Var(lossValue{&o.loss}, "loss", "packet loss in each direction (0.05 or 5%)")
+	fs.DurationVar(&o.delay, "delay", 5*time.Millisecond, "one-way delay of the simulated link")
+	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulation (same flags, same output)")
+	fs.StringVar(&o.pcap, "pcap", "", "write the client's packets to this pcap file")
+	fs.DurationVar(&o.msl, "msl", 2*time.Minute, "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: synack demo [flags]")
+		fmt.Fprintln(stderr, "Runs two stacks in one process over a simulated link under a virtual clock,")
+		fmt.Fprintln(stderr, "opens a connection, moves data, closes it, and prints every transition.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	bad := func(format string, a ...any) (demoOptions, error) {
+		fmt.Fprintf(stderr, "synack demo: "+format+"\n", a...)
+		fs.Usage()
+		return o, flag.ErrHelp
+	}
+	switch {
+	case fs.NArg() > 0:
+		return bad("unexpected argument %q", fs.Arg(0))
+	case !contains(scenarios, o.scenario):
+		return bad("unknown scenario %q (want one of %s)", o.scenario, strings.Join(scenarios, ", "))
+	case o.size < 0 || o.size > 1<<30:
+		return bad("--size must be between 0 and 1 GiB")
+	case o.delay < 0 || o.delay > time.Minute:
+		return bad("--delay must be between 0 and 1m")
+	case o.msl <= 0 || o.msl > time.Hour:
+		return bad("--msl must be positive and at most 1h")
+	}
+	return o, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	o, err := parseDemo(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) && len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return 0
+		}
+		return 2
+	}
+	res, err := simulate(o, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "synack demo: %v\n", err)
+		return 1
+	}
+	if !o.json {
+		res.print(stdout)
+	}
+	if !res.ok() {
+		return 1
+	}
+	return 0
+}
+
+// row is one transition as printed.
+type row struct {
+	TMs      float64 `json:"t_ms"`
+	Endpoint string  `json:"endpoint"`
+	Conn     string  `json:"conn"`
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	Cause    string  `json:"cause"`
+}
+
+func newRow(name string, e stack.Event) row {
+	conn := e.Local.String() + "->" + e.Remote.String()
+	if !e.Remote.IsValid() {
+		conn = e.Local.String() + " (listener)"
+	}
+	return row{
+		TMs:      float64(e.Time.Microseconds()) / 1000,
+		Endpoint: name, Conn: conn, From: e.From.String(), To: e.To.String(), Cause: string(e.Cause),
+	}
+}
+
+var (
+	clientAddr = netip.MustParseAddr("10.0.0.1")
+	serverAddr = netip.MustParseAddr("10.0.0.2")
+)
+
+// wrapEndpoint, when set (by tests), wraps each side's link endpoint.
+var wrapEndpoint func(name string, ep link.Endpoint) link.Endpoint
+
+// secretFor derives a stack's ISN/port secret from the seed, so the same
+// flags give the same sequence numbers and ports.
+func secretFor(seed int64, who string) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(seed))
+	s := sha256.Sum256(append(b[:], who...))
+	return s[:]
+}
+
+// simulate builds the two stacks and runs the scenario to the end.
+func simulate(o demoOptions, stdout io.Writer) (*result, error) {
+	clk := clock.NewVirtual()
+	lc := sim.Config{Delay: o.delay, Loss: o.loss, MTU: 1500}
+	ea, eb := sim.New(clk, o.seed, lc, lc)
+	var cep, sep link.Endpoint = ea, eb
+	if wrapEndpoint != nil {
+		cep, sep = wrapEndpoint("client", cep), wrapEndpoint("server", sep)
+	}
+	if o.pcap != "" {
+		f, err := os.Create(o.pcap)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		pe, err := pcap.New(cep, f, clk)
+		if err != nil {
+			return nil, err
+		}
+		defer pe.Close()
+		cep = pe
+	}
+	res := &result{opts: o}
+	enc := json.NewEncoder(stdout)
+	record := func(name string) func(stack.Event) {
+		return func(e stack.Event) {
+			r := newRow(name, e)
+			res.rows = append(res.rows, r)
+			if o.json {
+				enc.Encode(r)
+			}
+		}
+	}
+	tc := tcp.Config{MSL: o.msl}
+	cs, err := stack.New(cep, stack.Config{Addrs: []netip.Addr{clientAddr}, Clock: clk, TCP: tc, Secret: secretFor(o.seed, "client"), OnEvent: record("client")})
+	if err != nil {
+		return nil, err
+	}
+	ss, err := stack.New(sep, stack.Config{Addrs: []netip.Addr{serverAddr}, Clock: clk, TCP: tc, Secret: secretFor(o.seed, "server"), OnEvent: record("server")})
+	if err != nil {
+		return nil, err
+	}
+	sc, err := newScenario(o, cs, ss, res)
+	if err != nil {
+		return nil, err
+	}
+	const maxSteps = 50_000_000
+	limit := time.Duration(0)
+	for i := 0; i < maxSteps; i++ {
+		sc.poll()
+		if !clk.Step() && !sc.idle() {
+			break
+		}
+		if limit == 0 && sc.done() {
+			limit = clk.Now() + 2*o.msl + time.Minute // let TIME-WAIT run out
+		}
+		if limit != 0 && clk.Now() > limit {
+			break
+		}
+	}
+	sc.poll()
+	res.end = clk.Now()
+	res.finish(sc)
+	return res, nil
+}
