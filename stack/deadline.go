@@ -44,11 +44,14 @@ func (d *deadline) set(t time.Time) {
 	}
 }
 
-// wait returns a channel closed when the deadline passes (nil, which
-// blocks forever, when none was ever set).
+// wait returns a channel closed when the deadline passes. It is made here
+// if no deadline was ever set, so a deadline set later wakes a waiter.
 func (d *deadline) wait() chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.cancel == nil {
+		d.cancel = make(chan struct{})
+	}
 	return d.cancel
 }
 
