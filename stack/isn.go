@@ -39,6 +39,9 @@ func (s *Stack) keyedHash(tag byte, local, remote netip.AddrPort, withLocalPort 
 // isn is RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport,
 // secretkey), M a timer ticking every 4 microseconds (MUST-8, SHLD-1).
 func (s *Stack) isn(id tuple, now time.Duration) seq.Value {
+	if s.isnHook != nil {
+		return s.isnHook(id)
+	}
 	m := uint32(now / (4 * time.Microsecond))
 	return seq.Value(m + s.keyedHash('i', id.local, id.remote, true))
 }

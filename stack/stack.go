@@ -18,6 +18,7 @@ import (
 
 	"github.com/synack-tcp/synack/clock"
 	"github.com/synack-tcp/synack/link"
+	"github.com/synack-tcp/synack/seq"
 	"github.com/synack-tcp/synack/tcp"
 	"github.com/synack-tcp/synack/wire"
 )
@@ -82,8 +83,9 @@ type Stack struct {
 	nextPort  uint32
 	closed    bool
 
-	timers timerHeap
-	stats  Stats
+	timers  timerHeap
+	stats   Stats
+	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out    sync.Pool // *batch
 }
 
