@@ -13,9 +13,9 @@ import (
 // inbound packets by calling the stack's DeliverPackets directly.
 type recLink struct{ out [][]byte }
 
-func (r *recLink) MTU() int            { return 1500 }
+func (r *recLink) MTU() int             { return 1500 }
 func (r *recLink) Attach(link.Receiver) {}
-func (r *recLink) Close() error        { return nil }
+func (r *recLink) Close() error         { return nil }
 func (r *recLink) WritePackets(p [][]byte) (int, error) {
 	for _, b := range p {
 		r.out = append(r.out, append([]byte(nil), b...))

@@ -86,7 +86,7 @@ type Stack struct {
 	timers  timerHeap
 	stats   Stats
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
-	out    sync.Pool // *batch
+	out     sync.Pool             // *batch
 }
 
 // ErrNoAddress is returned by New without an address.
