@@ -70,7 +70,7 @@ func ResetFor(h *wire.TCP, payloadLen int) (rst wire.TCP, ok bool) {
 
 func (c *TCB) arriveClosed(h *wire.TCP, n int) {
 	if rst, ok := ResetFor(h, n); ok {
-		c.emitReset(&rst)
+		c.emitReset(c.header(rst))
 	}
 }
 
@@ -136,6 +136,9 @@ func (c *TCB) arriveSynSent(now time.Duration, h *wire.TCP, payload []byte) {
 	}
 	c.rcv.irs = seq.Value(h.Seq) // fourth: the SYN bit
 	c.rcv.nxt = c.rcv.irs.Add(1)
+	// Our SYN's window was measured from an unknown RCV.NXT: anchor it at
+	// the real one (3.10.7.4 first step tests against this edge).
+	c.rcv.adv = c.rcv.nxt.Add(seq.Size(min(c.rb.free(), 0xffff)))
 	c.takeSynOptions(h)
 	c.snd.wnd = uint32(h.Window)
 	c.snd.maxWnd = c.snd.wnd
@@ -182,6 +185,9 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		return
 	}
 	if zeroWnd { // RCV.WND = 0: keep only the ACK, RST and URG (MUST-66)
+		// The text is unacceptable and owed an ACK (Table 6): this is how
+		// a peer's zero-window probe learns the window (3.8.6.1).
+		c.ackNow = c.ackNow || len(payload) > 0
 		payload, fin = nil, fin && len(payload) == 0
 	}
 	if f&wire.RST != 0 { // second: RST (RFC 5961 3.2)
@@ -271,9 +277,10 @@ func (c *TCB) arriveReset(sq seq.Value, f wire.Flags) {
 // backToListen returns a passive SYN-RECEIVED connection to LISTEN.
 func (c *TCB) backToListen(cause Cause) {
 	c.deleteTCB()
+	iss := c.snd.iss // the ISS the passive OPEN was given, for the next SYN
 	c.snd = sendVars{}
 	c.rcv = recvVars{}
-	c.initSend(c.snd.iss)
+	c.initSend(iss)
 	c.setState(Listen, cause)
 }
 
@@ -351,6 +358,12 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 		c.finAcked = true
 	}
 	c.rtt.ack(now, ack)
+	if c.snd.una == c.snd.iss && c.retrans > 0 && c.cfg.InitialRTO < 3*time.Second {
+		// RFC 6298 5.7: our SYN (or SYN,ACK) timed out, and Karn left no
+		// sample: data transmission begins with an RTO of 3 s.
+		c.rtt.rto = 3 * time.Second
+		c.rtt.clamp()
+	}
 	c.snd.una = ack
 	if c.snd.nxt.LessThan(ack) {
 		c.snd.nxt = ack
@@ -385,6 +398,7 @@ func (c *TCB) acceptText(now time.Duration, h *wire.TCP, dataSeq seq.Value, payl
 	}
 	if fin {
 		c.finPending, c.finRcvdAt = true, finSeq
+		c.ackNow = true // at RCV.NXT: step eight; beyond it: out of order (RFC 5681 4.2)
 	}
 	if c.finPending && c.finRcvdAt == c.rcv.nxt {
 		c.takeFin(now, causeOf(h.Flags))

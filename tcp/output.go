@@ -27,7 +27,7 @@ func (c *TCB) output(now time.Duration) {
 // sendSyn sends <SEQ=ISS><CTL=SYN> or, in SYN-RECEIVED,
 // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, with our options.
 func (c *TCB) sendSyn(now time.Duration) {
-	h := wire.TCP{Seq: uint32(c.snd.iss), Flags: wire.SYN}
+	h := c.header(wire.TCP{Seq: uint32(c.snd.iss), Flags: wire.SYN})
 	h.Options.HasMSS, h.Options.MSS = true, uint16(min(c.cfg.MSS, 0xffff)) // MUST-14, SHLD-5
 	offerWS := c.cfg.WindowScale && (c.state == SynSent || c.wsOK)
 	if offerWS {
@@ -43,7 +43,7 @@ func (c *TCB) sendSyn(now time.Duration) {
 	if c.snd.max != c.snd.iss {
 		c.noteRetransmit()
 	}
-	c.transmit(&h, nil, nil)
+	c.transmit(h, nil, nil)
 	c.snd.nxt = c.snd.iss.Add(1)
 	c.snd.max = seq.Max(c.snd.max, c.snd.nxt)
 	if c.rtoAt == 0 {
@@ -130,7 +130,7 @@ func (c *TCB) persistBackoff() time.Duration {
 func (c *TCB) sendSegment(now time.Duration, s seq.Value, n int, fin bool) {
 	off := int(s.Sub(c.sndHead))
 	p1, p2 := c.sb.peek(off, n)
-	h := wire.TCP{Seq: uint32(s), Ack: uint32(c.rcv.nxt), Flags: wire.ACK}
+	h := c.header(wire.TCP{Seq: uint32(s), Ack: uint32(c.rcv.nxt), Flags: wire.ACK})
 	if n > 0 && off+n == c.sb.n {
 		h.Flags |= wire.PSH // MUST-61: PSH on the last queued segment
 	}
@@ -147,7 +147,7 @@ func (c *TCB) sendSegment(now time.Duration, s seq.Value, n int, fin bool) {
 	} else {
 		c.stats.BytesSent += uint64(n)
 	}
-	c.transmit(&h, p1, p2)
+	c.transmit(h, p1, p2)
 	if s == c.snd.nxt {
 		c.snd.nxt = end
 	}
@@ -190,34 +190,41 @@ func (c *TCB) retransmitHead(now time.Duration) {
 // older number would fail the peer's sequence check and be dropped with
 // the acknowledgment it carries.
 func (c *TCB) sendAck() {
-	h := wire.TCP{Seq: uint32(c.snd.max), Ack: uint32(c.rcv.nxt), Flags: wire.ACK}
+	h := c.header(wire.TCP{Seq: uint32(c.snd.max), Ack: uint32(c.rcv.nxt), Flags: wire.ACK})
 	h.Window = c.windowField()
-	c.transmit(&h, nil, nil)
+	c.transmit(h, nil, nil)
 }
 
 // sendProbe is a zero-window probe (3.8.6.1): <SEQ=SND.UNA-1><CTL=ACK>, an
 // old sequence number the peer must answer with its current window.
 func (c *TCB) sendProbe() {
-	h := wire.TCP{Seq: uint32(c.snd.una.Add(^seq.Size(0))), Ack: uint32(c.rcv.nxt), Flags: wire.ACK}
+	h := c.header(wire.TCP{Seq: uint32(c.snd.una.Add(^seq.Size(0))), Ack: uint32(c.rcv.nxt), Flags: wire.ACK})
 	h.Window = c.windowField()
 	c.stats.ZeroWindowProbes++
-	c.transmit(&h, nil, nil)
+	c.transmit(h, nil, nil)
 }
 
 // sendReset sends <SEQ=s><CTL=RST>, or <SEQ=s><ACK=a><CTL=RST,ACK>.
 func (c *TCB) sendReset(s, a seq.Value, withAck bool) {
-	h := wire.TCP{Seq: uint32(s), Flags: wire.RST}
+	h := c.header(wire.TCP{Seq: uint32(s), Flags: wire.RST})
 	if withAck {
 		h.Flags |= wire.ACK
 		h.Ack = uint32(a)
 	}
-	c.emitReset(&h)
+	c.emitReset(h)
 }
 
 func (c *TCB) emitReset(h *wire.TCP) {
 	c.stats.ResetsOut++
 	c.stats.SegsOut++
 	c.out.SendSegment(h, nil, nil)
+}
+
+// header fills the TCB's scratch header: segments are built in place so
+// nothing escapes to the heap through the Sender interface.
+func (c *TCB) header(h wire.TCP) *wire.TCP {
+	c.hdr = h
+	return &c.hdr
 }
 
 // transmit hands a segment to the Sender; every segment but a reset

@@ -138,7 +138,8 @@ type TCB struct {
 	delackAt   time.Duration
 	timeWaitAt time.Duration
 
-	err      error // why the connection ended badly, for the user
+	hdr      wire.TCP // scratch header for the segment being sent
+	err      error    // why the connection ended badly, for the user
 	stats    Stats
 	onChange func(from, to State, cause Cause)
 }
