@@ -319,3 +319,12 @@ func tcpAddr(a netip.AddrPort) *net.TCPAddr { return net.TCPAddrFromAddrPort(a) 
 func (c *Conn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: tcpAddr(c.id.local), Addr: tcpAddr(c.id.remote), Err: err}
 }
+
+// CheckInvariants reports a broken TCB invariant (SND.UNA <= SND.NXT,
+// buffer accounting, a timer armed while data is unacknowledged...), for
+// simulations and fuzzers that check after every event.
+func (c *Conn) CheckInvariants() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tcb.CheckInvariants()
+}

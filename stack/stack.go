@@ -220,3 +220,14 @@ func martian(a netip.Addr) bool {
 }
 
 var _ = wire.ProtoTCP
+
+// Conns returns the connections the demux holds, for inspection.
+func (s *Stack) Conns() []*Conn {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	cs := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
