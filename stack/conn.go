@@ -328,3 +328,12 @@ func (c *Conn) CheckInvariants() error {
 	defer c.mu.Unlock()
 	return c.tcb.CheckInvariants()
 }
+
+// SetCongestionControl picks the connection's congestion controller
+// ("cubic", the default, or "newreno"); the stack-wide default is
+// Config.TCP.CongestionControl.
+func (c *Conn) SetCongestionControl(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tcb.SetCongestion(c.s.clk.Now(), name)
+}

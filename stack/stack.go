@@ -109,6 +109,9 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 	if cfg.PortMax < cfg.PortMin {
 		return nil, errors.New("stack: PortMax below PortMin")
 	}
+	if _, err := tcp.NewCongestion(cfg.TCP.CongestionControl); err != nil {
+		return nil, err
+	}
 	if cfg.TCP.SendBuf == 0 {
 		cfg.TCP.SendBuf = 512 << 10
 	}

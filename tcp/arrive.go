@@ -83,7 +83,7 @@ func (c *TCB) arriveListen(now time.Duration, h *wire.TCP) {
 	case h.Flags&wire.SYN != 0: // third
 		c.rcv.irs = seq.Value(h.Seq)
 		c.rcv.nxt = c.rcv.irs.Add(1)
-		c.takeSynOptions(h)
+		c.takeSynOptions(now, h)
 		c.snd.wnd = uint32(h.Window) // never scaled on a SYN (RFC 7323 2.2)
 		c.snd.maxWnd = c.snd.wnd
 		c.snd.wl1 = c.rcv.irs
@@ -98,7 +98,7 @@ func (c *TCB) arriveListen(now time.Duration, h *wire.TCP) {
 
 // takeSynOptions applies the options of a SYN: MSS (MUST-14, MUST-15,
 // MUST-16) and window scaling (RFC 7323 2.2).
-func (c *TCB) takeSynOptions(h *wire.TCP) {
+func (c *TCB) takeSynOptions(now time.Duration, h *wire.TCP) {
 	mss := c.cfg.DefaultSendMSS
 	if h.Options.HasMSS {
 		mss = int(h.Options.MSS)
@@ -111,7 +111,8 @@ func (c *TCB) takeSynOptions(h *wire.TCP) {
 		c.wsOK = false
 		c.snd.shift, c.rcv.shift = 0, 0
 	}
-	c.cc.init(c.snd.mss)
+	c.ccs.MSS = c.snd.mss
+	c.cc.Init(now, c.ccState())
 }
 
 // arriveSynSent is 3.10.7.3.
@@ -139,7 +140,7 @@ func (c *TCB) arriveSynSent(now time.Duration, h *wire.TCP, payload []byte) {
 	// Our SYN's window was measured from an unknown RCV.NXT: anchor it at
 	// the real one (3.10.7.4 first step tests against this edge).
 	c.rcv.adv = c.rcv.nxt.Add(seq.Size(min(c.rb.free(), 0xffff)))
-	c.takeSynOptions(h)
+	c.takeSynOptions(now, h)
 	c.snd.wnd = uint32(h.Window)
 	c.snd.maxWnd = c.snd.wnd
 	c.snd.wl1 = c.rcv.irs
@@ -357,7 +358,7 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 	if c.finSent && ack == dataEnd.Add(1) {
 		c.finAcked = true
 	}
-	c.rtt.ack(now, ack)
+	sample := c.rtt.ack(now, ack)
 	if c.snd.una == c.snd.iss && c.retrans > 0 && c.cfg.InitialRTO < 3*time.Second {
 		// RFC 6298 5.7: our SYN (or SYN,ACK) timed out, and Karn left no
 		// sample: data transmission begins with an RTO of 3 s.
@@ -368,7 +369,7 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 	if c.snd.nxt.LessThan(ack) {
 		c.snd.nxt = ack
 	}
-	c.onNewAck(now, acked)
+	c.onNewAck(now, acked, sample)
 	c.dupAcks, c.retrans, c.firstRtx = 0, 0, 0
 	if c.snd.una == c.snd.max {
 		c.rtoAt = 0 // RFC 6298 5.2
@@ -442,6 +443,10 @@ func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
 	}
 	c.rb.n += int(nxt.Sub(c.rcv.nxt))
 	c.rcv.nxt = nxt
+	// Text past the advertised edge was taken because the buffer had room
+	// (a sender's edge drifts right with SND.UNA under the 3.10.7.4
+	// SND.WL1 rule): the edge is now at least RCV.NXT.
+	c.rcv.adv = seq.Max(c.rcv.adv, nxt)
 	c.rcvUnacked += len(p)
 	switch {
 	case c.cfg.AckDelay < 0 || c.rcvUnacked >= 2*c.cfg.MSS: // SHLD-19

@@ -85,7 +85,7 @@ func (c *TCB) sendData(now time.Duration) bool {
 // usableWindow is SND.UNA + min(SND.WND, cwnd) - SND.NXT, or zero when the
 // window shrank below what is in flight (MUST-34).
 func (c *TCB) usableWindow() int {
-	wnd := min(int(c.snd.wnd), c.cc.cwnd)
+	wnd := min(int(c.snd.wnd), c.ccs.Cwnd)
 	inFlight := int(c.snd.nxt.Sub(c.snd.una))
 	return max(wnd-inFlight, 0)
 }
@@ -111,10 +111,13 @@ func (c *TCB) worthSending(n, avail int) bool {
 // queued data from going out and nothing in flight will bring an ACK
 // (3.8.6.1, MUST-36; SHLD-29: the first probe after one RTO).
 func (c *TCB) armPersist(now time.Duration, avail int) {
-	if avail <= 0 || c.snd.max != c.snd.una || c.persistAt != 0 {
+	// SND.NXT, not SND.MAX: after a timeout rewound SND.NXT into a window
+	// that shrank to zero, nothing is sent and the RTO is disarmed, so
+	// the probes must keep the connection alive (MUST-35, SHLD-17).
+	if avail <= 0 || c.snd.nxt != c.snd.una || c.persistAt != 0 {
 		return
 	}
-	if int(c.snd.wnd) >= min(avail, c.snd.mss) && c.cc.cwnd > 0 {
+	if int(c.snd.wnd) >= min(avail, c.snd.mss) && c.ccs.Cwnd > 0 {
 		return
 	}
 	c.persistAt = now + c.persistBackoff()

@@ -35,13 +35,15 @@ func (r *rttState) start(now time.Duration, end seq.Value) {
 func (r *rttState) cancel() { r.timing = false }
 
 // ack takes an acknowledgment up to ack and updates the estimate when it
-// covers the timed segment.
-func (r *rttState) ack(now time.Duration, ack seq.Value) {
+// covers the timed segment; it returns the sample (0 when none).
+func (r *rttState) ack(now time.Duration, ack seq.Value) time.Duration {
 	if !r.timing || ack.LessThan(r.seq) {
-		return
+		return 0
 	}
 	r.timing = false
-	r.sample(now - r.sent)
+	m := max(now-r.sent, time.Microsecond)
+	r.sample(m)
+	return m
 }
 
 // sample applies RFC 6298 2.2 and 2.3.

@@ -44,6 +44,8 @@ type Config struct {
 	AckDelay       time.Duration // delayed ACK (SHLD-18; MUST-40: < 500ms); negative disables
 	NoDelay        bool          // disable Nagle (MUST-17)
 	WindowScale    bool          // offer RFC 7323 window scaling
+	// CongestionControl names the controller: "cubic" (default) or "newreno".
+	CongestionControl string
 }
 
 func (c *Config) setDefaults() {
@@ -120,7 +122,9 @@ type TCB struct {
 	readClosed bool      // user will not read again (full close): SHLD-3
 
 	rtt      rttState
-	cc       newReno
+	cc       Congestion
+	ccs      CongestionState
+	lastSend time.Duration // when data last went out (slow start after idle)
 	dupAcks  int
 	recover  seq.Value // NewReno recovery point (RFC 6582)
 	inRecov  bool
@@ -171,7 +175,36 @@ func New(cfg Config, out Sender, onChange func(from, to State, cause Cause)) *TC
 	c.sb.init(cfg.SendBuf)
 	c.rb.init(cfg.RecvBuf)
 	c.rtt.init(&c.cfg)
+	var err error
+	if c.cc, err = NewCongestion(cfg.CongestionControl); err != nil {
+		c.cc = &Cubic{}
+	}
 	return c
+}
+
+// SetCongestion switches the connection's congestion controller, keeping
+// the current window.
+func (c *TCB) SetCongestion(now time.Duration, name string) error {
+	cc, err := NewCongestion(name)
+	if err != nil {
+		return err
+	}
+	c.cc = cc
+	if c.ccs.MSS > 0 {
+		cc.Init(now, c.ccState())
+	}
+	return nil
+}
+
+// CongestionName is the connection's congestion controller.
+func (c *TCB) CongestionName() string { return c.cc.Name() }
+
+// ccState refreshes the shared congestion state for a hook.
+func (c *TCB) ccState() *CongestionState {
+	s := &c.ccs
+	s.SRTT, s.SndUna, s.SndMax = c.rtt.srtt, c.snd.una, c.snd.max
+	s.InFlight = int(c.snd.max.Sub(c.snd.una))
+	return s
 }
 
 // State returns the current state.
@@ -418,7 +451,7 @@ func (c *TCB) Status() Status {
 		State: c.state, SndUna: c.snd.una, SndNxt: c.snd.nxt, SndWnd: c.snd.wnd,
 		RcvNxt: c.rcv.nxt, RcvWnd: c.rcvWnd(), SendMSS: c.snd.mss,
 		SRTT: c.rtt.srtt, RTTVar: c.rtt.rttvar, RTO: c.rtt.rto,
-		Cwnd: c.cc.cwnd, Ssthresh: c.cc.ssthresh,
+		Cwnd: c.ccs.Cwnd, Ssthresh: c.ccs.Ssthresh,
 		Unacked: int(c.snd.max.Sub(c.snd.una)), SendQueued: c.sb.n, RecvHeld: c.rb.n,
 		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift,
 		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.stats,

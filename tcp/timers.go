@@ -74,7 +74,7 @@ func (c *TCB) onRTO(now time.Duration) {
 	c.retrans++
 	c.rtt.backoff()
 	c.rtt.cancel()
-	c.cc.onTimeout(int(c.snd.max.Sub(c.snd.una)))
+	c.cc.OnTimeout(now, c.ccState())
 	c.inRecov, c.dupAcks = false, 0
 	c.recover = c.snd.max
 	c.snd.nxt = c.snd.una // go back: resend from the oldest unacknowledged byte
@@ -87,7 +87,7 @@ func (c *TCB) onPersist(now time.Duration) {
 	c.persistAt = 0
 	off := int(c.snd.nxt.Sub(c.sndHead))
 	avail := c.sb.n - off
-	if avail <= 0 || c.snd.max != c.snd.una {
+	if avail <= 0 || c.snd.nxt != c.snd.una { // as in armPersist
 		return
 	}
 	if w := c.usableWindow(); w > 0 {
@@ -101,20 +101,19 @@ func (c *TCB) onPersist(now time.Duration) {
 
 // onNewAck runs congestion control for an ACK of acked new bytes, with
 // NewReno recovery (RFC 6582).
-func (c *TCB) onNewAck(now time.Duration, acked int) {
+func (c *TCB) onNewAck(now time.Duration, acked int, rtt time.Duration) {
 	if !c.inRecov {
-		c.cc.onAck(acked)
+		c.cc.OnAck(now, c.ccState(), acked, rtt)
 		return
 	}
-	flight := int(c.snd.max.Sub(c.snd.una))
 	if !c.snd.una.LessThan(c.recover) { // full ACK
 		c.inRecov = false
-		c.cc.onExitRecovery(flight)
+		c.cc.OnRecoveryEnd(now, c.ccState())
 		return
 	}
 	// Partial ACK: retransmit the next hole and deflate (RFC 6582 3.2 step 4).
 	c.retransmitHead(now)
-	c.cc.cwnd = max(c.cc.cwnd-acked+c.snd.mss, c.snd.mss)
+	c.ccs.Cwnd = max(c.ccs.Cwnd-acked+c.snd.mss, c.snd.mss)
 }
 
 // dupAck counts duplicate ACKs (RFC 5681 2) and enters fast retransmit and
@@ -127,11 +126,12 @@ func (c *TCB) dupAck(now time.Duration, h *wire.TCP, n int, wnd uint32) {
 	c.dupAcks++
 	switch {
 	case c.inRecov:
-		c.cc.cwnd += c.snd.mss // inflate for each segment that left the network
+		c.ccs.Cwnd += c.snd.mss // inflate for each segment that left the network
 	case c.dupAcks == 3 && c.recover.LessThanEq(c.snd.una):
 		c.inRecov = true
 		c.recover = c.snd.max
-		c.cc.onLoss(int(c.snd.max.Sub(c.snd.una)))
+		c.cc.OnCongestion(now, c.ccState())
+		c.ccs.Cwnd += 3 * c.snd.mss // RFC 5681 3.2 step 3: inflate by the three segments that left
 		c.stats.FastRetransmits++
 		c.retransmitHead(now)
 	}
