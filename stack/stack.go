@@ -175,6 +175,9 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	if c.DefaultSendMSS == 0 {
 		c.DefaultSendMSS = def
 	}
+	if c.QuickAcks == 0 {
+		c.QuickAcks = 16
+	}
 	return c
 }
 

@@ -152,6 +152,7 @@ func (c *TCB) arriveSynSent(now time.Duration, h *wire.TCP, payload []byte) {
 	}
 	c.snd.wl2 = ack
 	c.ackNew(now, ack)
+	c.heardFrom(now)
 	c.setState(Established, causeOf(f))
 	c.ackNow = true
 	if len(payload) > 0 || f&wire.FIN != 0 {
@@ -191,6 +192,7 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		c.ackNow = c.ackNow || len(payload) > 0
 		payload, fin = nil, fin && len(payload) == 0
 	}
+	c.heardFrom(now)
 	if f&wire.RST != 0 { // second: RST (RFC 5961 3.2)
 		c.arriveReset(sq, f)
 		return
@@ -338,7 +340,7 @@ func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
 
 func (c *TCB) updateWindow(wnd uint32, sq, ack seq.Value) {
 	if c.snd.wnd == 0 && wnd > 0 {
-		c.persistAt, c.persistExp = 0, 0
+		c.persistAt, c.persistExp, c.persisting = 0, 0, false
 	}
 	c.snd.wnd = wnd
 	c.snd.wl1, c.snd.wl2 = sq, ack
@@ -450,6 +452,9 @@ func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
 	c.rcvUnacked += len(p)
 	switch {
 	case c.cfg.AckDelay < 0 || c.rcvUnacked >= 2*c.cfg.MSS: // SHLD-19
+		c.ackNow = true
+	case c.quickAcks > 0: // the peer is in slow start: do not slow it down
+		c.quickAcks--
 		c.ackNow = true
 	case c.delackAt == 0:
 		c.delackAt = now + c.cfg.AckDelay // SHLD-18, MUST-40

@@ -115,7 +115,10 @@ func format(s sent) string {
 	if f&wire.ACK != 0 {
 		b += fmt.Sprintf("<ACK=%d>", s.h.Ack)
 	}
-	b += fmt.Sprintf("<CTL=%v>", f)
+	b += fmt.Sprintf("<CTL=%v><WND=%d>", f, s.h.Window)
+	if s.h.Options.HasMSS {
+		b += fmt.Sprintf("<MSS=%d>", s.h.Options.MSS)
+	}
 	if len(s.data) > 0 {
 		b += fmt.Sprintf("<LEN=%d>", len(s.data))
 	}
@@ -143,14 +146,15 @@ func matches(t *testing.T, got sent, want string) bool {
 
 // step advances to at (firing due timers), delivers in (if any), and
 // checks the segments sent and the state reached.
-func (f *fixture) step(at time.Duration, in string, want State, out ...string) {
+// It returns the segments sent.
+func (f *fixture) step(at time.Duration, in string, want State, out ...string) []sent {
 	f.t.Helper()
 	f.advance(at)
 	if in != "" {
 		h, data, _ := parseSeg(f.t, in)
 		f.c.Segment(f.now, &h, data)
 	}
-	f.expect(want, out...)
+	return f.expect(want, out...)
 }
 
 // advance moves time to at, running the TCB's timers as they fall due.
@@ -168,7 +172,9 @@ func (f *fixture) advance(at time.Duration) {
 	f.now = max(f.now, at)
 }
 
-func (f *fixture) expect(want State, out ...string) {
+// expect checks the segments sent since the last check and the state; it
+// returns the segments for closer inspection.
+func (f *fixture) expect(want State, out ...string) []sent {
 	f.t.Helper()
 	f.check()
 	segs := f.out.segs
@@ -184,6 +190,7 @@ func (f *fixture) expect(want State, out ...string) {
 	if got := f.c.State(); got != want {
 		f.t.Fatalf("t=%v: state %v, want %v (transitions %v)", f.now, got, want, f.trans)
 	}
+	return segs
 }
 
 func (f *fixture) check() {
@@ -234,3 +241,194 @@ func passiveEstablished(t *testing.T, cfg Config) *fixture {
 }
 
 var _ = seq.Value(0)
+
+// Helpers for the rfc_3_10_*, figures and pair tests.
+
+// establishedWith is established with a chosen SYN,ACK (to set the peer's
+// MSS option or window): ISS 100, IRS 300.
+func establishedWith(t *testing.T, cfg Config, synAck string) *fixture {
+	t.Helper()
+	f := newFixture(t, cfg)
+	if err := f.c.OpenActive(f.now, 100); err != nil {
+		t.Fatal(err)
+	}
+	f.expect(SynSent, "<SEQ=100><CTL=SYN>")
+	f.step(f.now, synAck, Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	return f
+}
+
+// activeSynReceived returns a fixture in SYN-RECEIVED reached from an
+// active OPEN (simultaneous open, Figure 7): ISS 100, IRS 300, SND.NXT=101,
+// RCV.NXT=301.
+func activeSynReceived(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	f := newFixture(t, cfg)
+	if err := f.c.OpenActive(f.now, 100); err != nil {
+		t.Fatal(err)
+	}
+	f.expect(SynSent, "<SEQ=100><CTL=SYN>")
+	f.step(f.now, "<SEQ=300><CTL=SYN>", SynReceived, "<SEQ=100><ACK=301><CTL=SYN,ACK>")
+	return f
+}
+
+// inState returns a fixture in state s, reached by the shortest script:
+//
+//	SYN-SENT      ISS 100, SND.NXT=101
+//	SYN-RECEIVED  passive: ISS 300, IRS 100, SND.NXT=301, RCV.NXT=101
+//	ESTABLISHED   ISS 100, IRS 300, SND.NXT=101, RCV.NXT=301
+//	FIN-WAIT-1    our FIN at 101 unacknowledged: SND.NXT=102, RCV.NXT=301
+//	FIN-WAIT-2    our FIN acknowledged: SND.UNA=SND.NXT=102, RCV.NXT=301
+//	CLOSING       our FIN unacknowledged, theirs taken: SND.NXT=102, RCV.NXT=302
+//	TIME-WAIT     both FINs done: SND.NXT=102, RCV.NXT=302
+//	CLOSE-WAIT    their FIN taken: SND.NXT=101, RCV.NXT=302
+//	LAST-ACK      then ours sent: SND.NXT=102, RCV.NXT=302
+func inState(t *testing.T, cfg Config, s State) *fixture {
+	t.Helper()
+	switch s {
+	case Closed:
+		return newFixture(t, cfg)
+	case Listen:
+		f := newFixture(t, cfg)
+		if err := f.c.OpenPassive(300); err != nil {
+			t.Fatal(err)
+		}
+		f.expect(Listen)
+		return f
+	case SynSent:
+		f := newFixture(t, cfg)
+		if err := f.c.OpenActive(f.now, 100); err != nil {
+			t.Fatal(err)
+		}
+		f.expect(SynSent, "<SEQ=100><CTL=SYN>")
+		return f
+	case SynReceived:
+		f := inState(t, cfg, Listen)
+		f.step(f.now, "<SEQ=100><CTL=SYN>", SynReceived, "<SEQ=300><ACK=101><CTL=SYN,ACK>")
+		return f
+	}
+	f := established(t, cfg)
+	switch s {
+	case Established:
+	case FinWait1, FinWait2, Closing, TimeWait:
+		f.close()
+		f.expect(FinWait1, "<SEQ=101><ACK=301><CTL=FIN,ACK>")
+		switch s {
+		case FinWait2:
+			f.step(f.now, "<SEQ=301><ACK=102><CTL=ACK>", FinWait2)
+		case Closing:
+			f.step(f.now, "<SEQ=301><ACK=101><CTL=FIN,ACK>", Closing, "<SEQ=102><ACK=302><CTL=ACK>")
+		case TimeWait:
+			f.step(f.now, "<SEQ=301><ACK=102><CTL=ACK>", FinWait2)
+			f.step(f.now, "<SEQ=301><ACK=102><CTL=FIN,ACK>", TimeWait, "<SEQ=102><ACK=302><CTL=ACK>")
+		}
+	case CloseWait, LastAck:
+		f.step(f.now, "<SEQ=301><ACK=101><CTL=FIN,ACK>", CloseWait, "<SEQ=101><ACK=302><CTL=ACK>")
+		if s == LastAck {
+			f.close()
+			f.expect(LastAck, "<SEQ=101><ACK=302><CTL=FIN,ACK>")
+		}
+	default:
+		t.Fatalf("inState: no script for %v", s)
+	}
+	f.trans = nil
+	return f
+}
+
+// close is the CLOSE call, which must succeed.
+func (f *fixture) close() {
+	f.t.Helper()
+	if err := f.c.Close(f.now); err != nil {
+		f.t.Fatalf("t=%v: Close in %v: %v", f.now, f.c.State(), err)
+	}
+}
+
+// write is the SEND call; all of p must be taken.
+func (f *fixture) write(p []byte) {
+	f.t.Helper()
+	n, err := f.c.Send(f.now, p)
+	if err != nil || n != len(p) {
+		f.t.Fatalf("t=%v: Send(%d bytes) = %d, %v", f.now, len(p), n, err)
+	}
+}
+
+// read is the RECEIVE call repeated until nothing more is there; it
+// returns the bytes and the error that ended it (nil or ErrEOF...).
+func (f *fixture) read() (string, error) {
+	f.t.Helper()
+	var b []byte
+	buf := make([]byte, 512)
+	for {
+		n, err := f.c.Receive(f.now, buf)
+		b = append(b, buf[:n]...)
+		if n == 0 || err != nil {
+			f.check()
+			return string(b), err
+		}
+	}
+}
+
+// input is SEGMENT ARRIVES without the flush: nothing owed goes out yet.
+func (f *fixture) input(in string) {
+	f.t.Helper()
+	h, data, _ := parseSeg(f.t, in)
+	f.c.Input(f.now, &h, data)
+	f.check()
+}
+
+// walk returns the states the connection went through, starting with the
+// first transition's origin.
+func (f *fixture) walk() []State {
+	if len(f.trans) == 0 {
+		return nil
+	}
+	w := []State{f.trans[0].from}
+	for _, tr := range f.trans {
+		w = append(w, tr.to)
+	}
+	return w
+}
+
+// deadline returns the TCB's next deadline, failing when none is armed.
+func (f *fixture) deadline() time.Duration {
+	f.t.Helper()
+	d, ok := f.c.NextDeadline()
+	if !ok {
+		f.t.Fatalf("t=%v: no timer armed in %v", f.now, f.c.State())
+	}
+	return d
+}
+
+// noDeadline fails when a timer is armed.
+func (f *fixture) noDeadline() {
+	f.t.Helper()
+	if d, ok := f.c.NextDeadline(); ok {
+		f.t.Fatalf("t=%v: timer armed for %v in %v", f.now, d, f.c.State())
+	}
+}
+
+// bytesOf returns n bytes of a repeating pattern, so misplaced bytes show.
+func bytesOf(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}
+
+// stepAny is step without a fixed expectation of what is sent: it returns
+// the segments for the caller to judge.
+func (f *fixture) stepAny(at time.Duration, in string, want State) []sent {
+	f.t.Helper()
+	f.advance(at)
+	if in != "" {
+		h, data, _ := parseSeg(f.t, in)
+		f.c.Segment(f.now, &h, data)
+	}
+	f.check()
+	segs := f.out.segs
+	f.out.segs = nil
+	if got := f.c.State(); got != want {
+		f.t.Fatalf("t=%v: state %v, want %v (transitions %v)", f.now, got, want, f.trans)
+	}
+	return segs
+}

@@ -70,6 +70,10 @@ func (c *TCB) sendData(now time.Duration) bool {
 			}
 			return sent
 		}
+		if c.snd.max == c.snd.una && c.sentData && now-c.lastSend > c.rtt.rto && c.ccs.MSS > 0 {
+			// RFC 5681 4.1: restart from the initial window after an idle RTO.
+			c.ccs.Cwnd = min(c.ccs.Cwnd, c.ccs.InitialWindow())
+		}
 		win := c.usableWindow()
 		n := min(avail, c.snd.mss, win)
 		if n <= 0 || !c.worthSending(n, avail) {
@@ -99,6 +103,8 @@ func (c *TCB) worthSending(n, avail int) bool {
 	switch {
 	case n >= c.snd.mss, c.snd.nxt.LessThan(c.snd.max):
 		return true // a full segment, or a retransmission: never held back
+	case c.corked && !c.finQueued:
+		return false // cork: full segments only
 	case n == avail && (c.cfg.NoDelay || c.snd.max == c.snd.una || c.finQueued):
 		return true
 	case c.snd.maxWnd > 0 && n >= int(c.snd.maxWnd/2) && c.snd.max == c.snd.una:
@@ -119,6 +125,9 @@ func (c *TCB) armPersist(now time.Duration, avail int) {
 	}
 	if int(c.snd.wnd) >= min(avail, c.snd.mss) && c.ccs.Cwnd > 0 {
 		return
+	}
+	if !c.persisting {
+		c.persisting, c.persistT0 = true, now
 	}
 	c.persistAt = now + c.persistBackoff()
 }
@@ -151,6 +160,7 @@ func (c *TCB) sendSegment(now time.Duration, s seq.Value, n int, fin bool) {
 		c.stats.BytesSent += uint64(n)
 	}
 	c.transmit(h, p1, p2)
+	c.lastSend, c.sentData = now, true
 	if s == c.snd.nxt {
 		c.snd.nxt = end
 	}

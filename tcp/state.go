@@ -71,6 +71,7 @@ const (
 	CauseRetransmit  Cause = "timeout retransmit (R2)"
 	CauseUserTimeout Cause = "timeout user"
 	CauseKeepalive   Cause = "timeout keepalive"
+	CausePersist     Cause = "timeout zero window"
 )
 
 // rcvCause holds "rcv FLAGS" for every flag combination, built once so a

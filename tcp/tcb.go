@@ -46,6 +46,22 @@ type Config struct {
 	WindowScale    bool          // offer RFC 7323 window scaling
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
+	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).
+	KeepAlive bool
+	// KeepAliveIdle is the idle time before the first probe (MUST-27;
+	// default 2 hours, MUST-28); KeepAliveInterval the time between
+	// unanswered probes (default 75 s); KeepAliveCount how many go
+	// unanswered before the connection is dropped (default 9, MUST-29).
+	KeepAliveIdle     time.Duration
+	KeepAliveInterval time.Duration
+	KeepAliveCount    int
+	// PersistTimeout, if set, drops a connection whose peer keeps its
+	// window closed this long while we have data to send.
+	PersistTimeout time.Duration
+	// QuickAcks is how many in-order segments are acknowledged at once at
+	// the start of a connection, so the peer's slow start is not held back
+	// by delayed ACKs (the stack sets 16).
+	QuickAcks int
 }
 
 func (c *Config) setDefaults() {
@@ -70,6 +86,9 @@ func (c *Config) setDefaults() {
 	defd(&c.MaxRTO, 60*time.Second)
 	defd(&c.R2, 100*time.Second)
 	defd(&c.R2Syn, 3*time.Minute)
+	defd(&c.KeepAliveIdle, 2*time.Hour)
+	defd(&c.KeepAliveInterval, 75*time.Second)
+	def(&c.KeepAliveCount, 9)
 	if c.AckDelay == 0 {
 		c.AckDelay = 40 * time.Millisecond
 	}
@@ -125,6 +144,7 @@ type TCB struct {
 	cc       Congestion
 	ccs      CongestionState
 	lastSend time.Duration // when data last went out (slow start after idle)
+	sentData bool          // lastSend is set
 	dupAcks  int
 	recover  seq.Value // NewReno recovery point (RFC 6582)
 	inRecov  bool
@@ -132,15 +152,21 @@ type TCB struct {
 	firstRtx time.Duration // when the oldest unacked segment was first retransmitted
 	synSent  time.Duration // when the first SYN went out (R2Syn)
 
-	ackNow     bool // an ACK must go out at the next flush
-	rcvUnacked int  // bytes received since the last ACK we sent
+	ackNow     bool          // an ACK must go out at the next flush
+	rcvUnacked int           // bytes received since the last ACK we sent
+	quickAcks  int           // in-order segments still to be acknowledged at once
+	corked     bool          // hold partial segments until uncorked
+	kaProbes   int           // keep-alive probes sent without an answer
+	persisting bool          // the peer's window holds our data back...
+	persistT0  time.Duration // ...since this instant
 
 	// Timers are deadlines; zero means disarmed. NextDeadline is their minimum.
-	rtoAt      time.Duration
-	persistAt  time.Duration
-	persistExp uint
-	delackAt   time.Duration
-	timeWaitAt time.Duration
+	rtoAt       time.Duration
+	persistAt   time.Duration
+	persistExp  uint
+	delackAt    time.Duration
+	timeWaitAt  time.Duration
+	keepaliveAt time.Duration
 
 	hdr      wire.TCP // scratch header for the segment being sent
 	err      error    // why the connection ended badly, for the user
@@ -219,8 +245,11 @@ func (c *TCB) setState(to State, cause Cause) {
 		return
 	}
 	c.state = to
-	if to == Closed {
+	switch to {
+	case Closed:
 		c.deleteTCB()
+	case Established:
+		c.quickAcks = max(c.cfg.QuickAcks, 0)
 	}
 	if c.onChange != nil {
 		c.onChange(from, to, cause)
@@ -230,7 +259,7 @@ func (c *TCB) setState(to State, cause Cause) {
 // deleteTCB drops everything a closed connection holds, except the data
 // the user may still read and the error.
 func (c *TCB) deleteTCB() {
-	c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt = 0, 0, 0, 0
+	c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt = 0, 0, 0, 0, 0
 	c.sb = ring{size: c.sb.size}
 	c.ooo = reasm{}
 	c.ackNow = false

@@ -9,7 +9,7 @@ import (
 // NextDeadline is the earliest instant at which Tick has work; ok is false
 // when no timer is armed.
 func (c *TCB) NextDeadline() (at time.Duration, ok bool) {
-	for _, d := range [...]time.Duration{c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt} {
+	for _, d := range [...]time.Duration{c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt} {
 		if d != 0 && (!ok || d < at) {
 			at, ok = d, true
 		}
@@ -37,7 +37,73 @@ func (c *TCB) Tick(now time.Duration) {
 		c.delackAt = 0
 		c.ackNow = true
 	}
+	if c.keepaliveAt != 0 && now >= c.keepaliveAt {
+		c.onKeepalive(now)
+		if c.state == Closed {
+			return
+		}
+	}
 	c.Flush(now)
+}
+
+// onKeepalive sends a keep-alive probe, <SEQ=SND.UNA-1><ACK=RCV.NXT> with
+// no data (RFC 9293 3.8.4, SHLD-12), only when nothing is outstanding and
+// nothing has arrived for the idle time (MUST-26), and drops the connection
+// after KeepAliveCount unanswered probes (MUST-29: one is not enough).
+func (c *TCB) onKeepalive(now time.Duration) {
+	c.keepaliveAt = 0
+	if !c.cfg.KeepAlive || (c.state != Established && c.state != CloseWait) {
+		return
+	}
+	if c.snd.una != c.snd.max || c.sb.n > 0 {
+		c.keepaliveAt = now + c.cfg.KeepAliveIdle // the retransmission timer watches this
+		return
+	}
+	if c.kaProbes >= c.cfg.KeepAliveCount {
+		c.fail(ErrTimeout, CauseKeepalive)
+		return
+	}
+	c.kaProbes++
+	c.sendProbe()
+	c.keepaliveAt = now + c.cfg.KeepAliveInterval
+}
+
+// heardFrom notes an acceptable segment: the keep-alive clock restarts.
+func (c *TCB) heardFrom(now time.Duration) {
+	c.kaProbes = 0
+	if c.cfg.KeepAlive {
+		c.keepaliveAt = now + c.cfg.KeepAliveIdle
+	}
+}
+
+// SetKeepAlive turns keep-alive on or off (MUST-24); a positive idle also
+// sets the idle time and the probe interval, as package net's
+// SetKeepAlivePeriod does.
+func (c *TCB) SetKeepAlive(now time.Duration, on bool, idle time.Duration) {
+	c.cfg.KeepAlive = on
+	if idle > 0 {
+		c.cfg.KeepAliveIdle, c.cfg.KeepAliveInterval = idle, idle
+	}
+	c.keepaliveAt = 0
+	if on && c.state.synchronized() {
+		c.keepaliveAt = now + c.cfg.KeepAliveIdle
+	}
+}
+
+// SetNoDelay turns Nagle's algorithm off (true) or on (MUST-17).
+func (c *TCB) SetNoDelay(now time.Duration, on bool) {
+	c.cfg.NoDelay = on
+	if on {
+		c.Flush(now)
+	}
+}
+
+// SetCork holds back partial segments while on; turning it off sends them.
+func (c *TCB) SetCork(now time.Duration, on bool) {
+	c.corked = on
+	if !on {
+		c.Flush(now)
+	}
 }
 
 // onRTO is the retransmission timeout (RFC 6298 5.4-5.7) with the R2 limit
@@ -92,6 +158,10 @@ func (c *TCB) onPersist(now time.Duration) {
 	}
 	if w := c.usableWindow(); w > 0 {
 		c.sendSegment(now, c.snd.nxt, min(avail, w, c.snd.mss), false)
+		return
+	}
+	if c.cfg.PersistTimeout > 0 && c.persisting && now-c.persistT0 >= c.cfg.PersistTimeout {
+		c.fail(ErrTimeout, CausePersist)
 		return
 	}
 	c.sendProbe()

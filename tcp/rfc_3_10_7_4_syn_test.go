@@ -1,0 +1,66 @@
+package tcp
+
+import (
+	"testing"
+)
+
+// RFC 9293 3.10.7.4 fourth step with RFC 5961 4.2: a SYN in a synchronized
+// state, in the window or not ("irrespective of the sequence number"),
+// draws a challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and is dropped;
+// the connection is not reset and nothing of the SYN is taken.
+func TestSegSynChallengeAck(t *testing.T) {
+	cases := []struct {
+		name string
+		make func(t *testing.T) *fixture
+	}{
+		{"SYN-RECEIVED active", func(t *testing.T) *fixture { return activeSynReceived(t, testConfig()) }},
+	}
+	for _, s := range []State{Established, FinWait1, FinWait2, CloseWait, Closing, LastAck, TimeWait} {
+		cases = append(cases, struct {
+			name string
+			make func(t *testing.T) *fixture
+		}{s.String(), func(t *testing.T) *fixture { return inState(t, testConfig(), s) }})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.make(t)
+			s := f.c.State()
+			st := f.c.Status()
+			nxt, snd := uint32(st.RcvNxt), uint32(st.SndNxt)
+			ack := "<SEQ=" + itoa(snd) + "><ACK=" + itoa(nxt) + "><CTL=ACK>"
+			for _, in := range []string{
+				"<SEQ=" + itoa(nxt) + "><CTL=SYN>",            // at RCV.NXT
+				"<SEQ=" + itoa(nxt+10) + "><CTL=SYN>",         // in the window
+				"<SEQ=" + itoa(nxt+10) + "><CTL=SYN><DATA=x>", // with text
+				"<SEQ=" + itoa(nxt+200000) + "><CTL=SYN>",     // beyond it
+				"<SEQ=" + itoa(nxt-50) + "><CTL=SYN>",         // before it
+				"<SEQ=" + itoa(nxt) + "><ACK=" + itoa(snd) + "><CTL=SYN,ACK>",
+			} {
+				f.step(f.now, in, s, ack)
+			}
+			if after := f.c.Status(); after.RcvNxt != st.RcvNxt || after.SndNxt != st.SndNxt || after.RecvHeld != 0 {
+				t.Fatalf("a SYN changed the TCB: %+v", after)
+			}
+		})
+	}
+}
+
+// RFC 9293 3.10.7.4 fourth step, SYN-RECEIVED from a passive OPEN: a SYN
+// other than the one being answered returns the connection to LISTEN.
+func TestSegSynPassiveSynReceivedBackToListen(t *testing.T) {
+	f := inState(t, testConfig(), SynReceived)
+	f.step(0, "<SEQ=200><CTL=SYN>", Listen)
+	f.noDeadline()
+	if f.lastCause() != "rcv SYN" {
+		t.Fatalf("cause %q", f.lastCause())
+	}
+}
+
+// RFC 9293 3.10.7.4 (and Figure 7/8 practice): in SYN-RECEIVED, the SYN we
+// already hold arriving again means our SYN,ACK was lost: send it again,
+// stay.
+func TestSegSynReceivedDuplicateSyn(t *testing.T) {
+	f := inState(t, testConfig(), SynReceived)
+	f.step(0, "<SEQ=100><CTL=SYN>", SynReceived, "<SEQ=300><ACK=101><CTL=SYN,ACK>")
+	f.step(0, "<SEQ=101><ACK=301><CTL=ACK>", Established)
+}
