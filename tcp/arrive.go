@@ -316,12 +316,17 @@ func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
 		return false
 	}
 	wnd := uint32(h.Window) << c.snd.shift
-	if c.snd.una.LessThan(ack) {
+	advanced := c.snd.una.LessThan(ack)
+	if advanced {
 		c.ackNew(now, ack)
 	} else if ack == c.snd.una {
 		c.dupAck(now, h, n, wnd)
 	}
-	if c.snd.wl1.LessThan(sq) || (c.snd.wl1 == sq && c.snd.wl2.LessThanEq(ack)) {
+	// 3.10.7.4 step five's SND.WL1/WL2 rule, plus any ACK that advances
+	// SND.UNA (as Linux does): otherwise an ACK on an older segment (a
+	// retransmitted FIN, say) moves SND.UNA while keeping an older window,
+	// and the right edge drifts past what the peer offered.
+	if advanced || c.snd.wl1.LessThan(sq) || (c.snd.wl1 == sq && c.snd.wl2.LessThanEq(ack)) {
 		c.updateWindow(wnd, sq, ack)
 	}
 	switch c.state {
@@ -359,6 +364,7 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 	}
 	if c.finSent && ack == dataEnd.Add(1) {
 		c.finAcked = true
+		c.finWait2From = now
 	}
 	sample := c.rtt.ack(now, ack)
 	if c.snd.una == c.snd.iss && c.retrans > 0 && c.cfg.InitialRTO < 3*time.Second {

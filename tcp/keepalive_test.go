@@ -120,3 +120,25 @@ func TestSlowStartAfterIdle(t *testing.T) {
 		t.Fatalf("after idle sent %d segments, want the initial window of 10", len(segs))
 	}
 }
+
+// A fully closed connection does not wait in FIN-WAIT-2 forever for a FIN
+// that never comes; a half-closed one (the user may still read) does.
+func TestFinWait2Timeout(t *testing.T) {
+	cfg := testConfig()
+	cfg.FinWait2Timeout = 30 * time.Second
+	f := established(t, cfg)
+	f.c.CloseRead(f.now)
+	f.close()
+	f.expect(FinWait1, "<SEQ=101><ACK=301><CTL=FIN,ACK>")
+	f.step(500*time.Millisecond, "<SEQ=301><ACK=102><CTL=ACK>", FinWait2)
+	f.step(30500*time.Millisecond-time.Millisecond, "", FinWait2)
+	f.step(30500*time.Millisecond, "", Closed)
+	if f.lastCause() != CauseFinWait2 {
+		t.Fatalf("cause %q", f.lastCause())
+	}
+	h := established(t, cfg)
+	h.close()
+	h.expect(FinWait1, "<SEQ=101><ACK=301><CTL=FIN,ACK>")
+	h.step(500*time.Millisecond, "<SEQ=301><ACK=102><CTL=ACK>", FinWait2)
+	h.step(time.Hour, "<SEQ=301><ACK=102><CTL=ACK><DATA=still talking>", FinWait2, "<SEQ=102><ACK=314><CTL=ACK>")
+}

@@ -72,6 +72,7 @@ const (
 	CauseUserTimeout Cause = "timeout user"
 	CauseKeepalive   Cause = "timeout keepalive"
 	CausePersist     Cause = "timeout zero window"
+	CauseFinWait2    Cause = "timeout FIN-WAIT-2"
 )
 
 // rcvCause holds "rcv FLAGS" for every flag combination, built once so a

@@ -55,6 +55,10 @@ type Config struct {
 	KeepAliveIdle     time.Duration
 	KeepAliveInterval time.Duration
 	KeepAliveCount    int
+	// FinWait2Timeout bounds FIN-WAIT-2 for a connection the user has
+	// fully closed (nobody can read what the peer might still send), so a
+	// peer that never sends its FIN cannot hold it forever (default 60 s).
+	FinWait2Timeout time.Duration
 	// PersistTimeout, if set, drops a connection whose peer keeps its
 	// window closed this long while we have data to send.
 	PersistTimeout time.Duration
@@ -92,6 +96,8 @@ func (c *Config) setDefaults() {
 	if c.AckDelay == 0 {
 		c.AckDelay = 40 * time.Millisecond
 	}
+	c.AckDelay = min(c.AckDelay, 499*time.Millisecond) // MUST-40: strictly under 0.5 s
+	defd(&c.FinWait2Timeout, 60*time.Second)
 }
 
 // sendVars are the send sequence variables (RFC 9293 3.3.1).
@@ -128,17 +134,18 @@ type TCB struct {
 	passive bool // SYN-RECEIVED came from a passive OPEN (MUST-11)
 	wsOK    bool // both sides offered window scaling
 
-	sb         ring      // send data: first byte has sequence number sndHead
-	sndHead    seq.Value // sequence number of sb's first byte
-	finQueued  bool      // user CLOSE: a FIN follows the data
-	finSent    bool      // FIN occupies sequence space at sndHead+len(sb)
-	finAcked   bool      // our FIN is acknowledged
-	rb         ring      // received data: readable bytes, then out-of-order ones
-	ooo        reasm     // out-of-order spans beyond RCV.NXT
-	finRcvd    bool      // peer's FIN consumed (RCV.NXT past it)
-	finRcvdAt  seq.Value // sequence number of a FIN that arrived out of order
-	finPending bool      // finRcvdAt is set
-	readClosed bool      // user will not read again (full close): SHLD-3
+	sb           ring          // send data: first byte has sequence number sndHead
+	sndHead      seq.Value     // sequence number of sb's first byte
+	finQueued    bool          // user CLOSE: a FIN follows the data
+	finSent      bool          // FIN occupies sequence space at sndHead+len(sb)
+	finAcked     bool          // our FIN is acknowledged
+	rb           ring          // received data: readable bytes, then out-of-order ones
+	ooo          reasm         // out-of-order spans beyond RCV.NXT
+	finRcvd      bool          // peer's FIN consumed (RCV.NXT past it)
+	finRcvdAt    seq.Value     // sequence number of a FIN that arrived out of order
+	finPending   bool          // finRcvdAt is set
+	readClosed   bool          // user will not read again (full close): SHLD-3
+	finWait2From time.Duration // when our FIN was acknowledged (for FinWait2Timeout)
 
 	rtt      rttState
 	cc       Congestion
@@ -250,6 +257,10 @@ func (c *TCB) setState(to State, cause Cause) {
 		c.deleteTCB()
 	case Established:
 		c.quickAcks = max(c.cfg.QuickAcks, 0)
+	case FinWait2:
+		if c.readClosed {
+			c.timeWaitAt = c.finWait2From + c.cfg.FinWait2Timeout
+		}
 	}
 	if c.onChange != nil {
 		c.onChange(from, to, cause)
@@ -440,6 +451,9 @@ func (c *TCB) CloseRead(now time.Duration) bool {
 		c.rb.discard(c.rb.n)
 		c.Abort(now)
 		return true
+	}
+	if c.state == FinWait2 && c.timeWaitAt == 0 {
+		c.timeWaitAt = now + c.cfg.FinWait2Timeout
 	}
 	return false
 }

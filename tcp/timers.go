@@ -21,7 +21,11 @@ func (c *TCB) NextDeadline() (at time.Duration, ok bool) {
 // what they call for.
 func (c *TCB) Tick(now time.Duration) {
 	if c.timeWaitAt != 0 && now >= c.timeWaitAt {
-		c.setState(Closed, CauseTimeWait) // TIME-WAIT timeout: delete the TCB
+		cause := CauseTimeWait // TIME-WAIT timeout: delete the TCB
+		if c.state == FinWait2 {
+			cause = CauseFinWait2
+		}
+		c.setState(Closed, cause)
 		return
 	}
 	if c.rtoAt != 0 && now >= c.rtoAt {
