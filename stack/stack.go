@@ -41,6 +41,9 @@ type Config struct {
 	// PortMin and PortMax bound ephemeral ports (default 49152-65535,
 	// RFC 6056 2.1).
 	PortMin, PortMax uint16
+	// NoWindowScale, NoTimestamps and NoSACK turn off options synack
+	// otherwise offers on every SYN (RFC 7323, RFC 2018).
+	NoWindowScale, NoTimestamps, NoSACK bool
 	// OnEvent, if set, sees every state transition of every connection.
 	// It runs with the connection's lock held: it must not call into the
 	// stack.
@@ -178,6 +181,8 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	if c.QuickAcks == 0 {
 		c.QuickAcks = 16
 	}
+	c.WindowScale = !s.cfg.NoWindowScale
+	c.Timestamps = !s.cfg.NoTimestamps
 	return c
 }
 

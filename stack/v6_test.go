@@ -43,9 +43,10 @@ func TestIPv6EndToEnd(t *testing.T) {
 	if _, err := io.ReadFull(c, msg); err != nil {
 		t.Fatal(err)
 	}
-	// MUST-16: the send MSS fits the IPv6 header: 1500 - 40 - 20.
-	if mss := c.(*Conn).Status().SendMSS; mss != 1440 {
-		t.Fatalf("IPv6 send MSS %d, want 1440", mss)
+	// MUST-16: the send MSS fits the IPv6 header and the timestamps
+	// option: 1500 - 40 - 20 - 12.
+	if mss := c.(*Conn).Status().SendMSS; mss != 1428 {
+		t.Fatalf("IPv6 send MSS %d, want 1428", mss)
 	}
 	if _, err := a.Dial("tcp4", "[fd00::2]:443"); err == nil {
 		t.Fatal("tcp4 dial to an IPv6 address succeeded")

@@ -104,6 +104,10 @@ func (c *TCB) takeSynOptions(now time.Duration, h *wire.TCP) {
 		mss = int(h.Options.MSS)
 	}
 	c.snd.mss = max(min(mss, c.cfg.MSS), 64) // a tiny MSS cannot make us spray tiny segments
+	c.takeSynTimestamps(now, h)
+	if c.ts.ok {
+		c.snd.mss -= tsOptionLen // MUST-16: the effective MSS leaves room for the option
+	}
 	if c.cfg.WindowScale && h.Options.HasWScale {
 		c.wsOK = true
 		c.snd.shift = min(h.Options.WScale, 14)
@@ -151,6 +155,9 @@ func (c *TCB) arriveSynSent(now time.Duration, h *wire.TCP, payload []byte) {
 		return
 	}
 	c.snd.wl2 = ack
+	if c.ts.ok {
+		c.ts.segTSecr = h.Options.TSEcr // an unambiguous SYN RTT even after retransmission
+	}
 	c.ackNew(now, ack)
 	c.heardFrom(now)
 	c.setState(Established, causeOf(f))
@@ -181,11 +188,15 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		f &^= wire.SYN
 		sq, n = dataSeq, n-1
 	}
+	if !c.paws(now, h) { // RFC 7323 5.3: before the sequence check
+		return
+	}
 	ok, zeroWnd := c.acceptable(sq, n)
 	if !ok { // first: sequence number check
 		c.unacceptable(now, h)
 		return
 	}
+	c.updateRecent(now, h)
 	if zeroWnd { // RCV.WND = 0: keep only the ACK, RST and URG (MUST-66)
 		// The text is unacceptable and owed an ACK (Table 6): this is how
 		// a peer's zero-window probe learns the window (3.8.6.1).
@@ -367,6 +378,11 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 		c.finWait2From = now
 	}
 	sample := c.rtt.ack(now, ack)
+	if sample == 0 {
+		if sample = c.tsSample(now); sample > 0 {
+			c.rtt.sample(sample)
+		}
+	}
 	if c.snd.una == c.snd.iss && c.retrans > 0 && c.cfg.InitialRTO < 3*time.Second {
 		// RFC 6298 5.7: our SYN (or SYN,ACK) timed out, and Karn left no
 		// sample: data transmission begins with an RTO of 3 s.

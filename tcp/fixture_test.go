@@ -84,6 +84,15 @@ func parseSeg(t *testing.T, s string) (wire.TCP, []byte, map[string]bool) {
 			h.Options.HasMSS, h.Options.MSS = true, uint16(num())
 		case "WS":
 			h.Options.HasWScale, h.Options.WScale = true, uint8(num())
+		case "TS": // <TS=val,ecr>
+			var a, b uint32
+			if _, err := fmt.Sscanf(v, "%d,%d", &a, &b); err != nil {
+				t.Fatalf("bad TS in %q", s)
+			}
+			h.Options.HasTimestamps, h.Options.TSVal, h.Options.TSEcr = true, a, b
+		case "SACKOK":
+			h.Options.SACKPermitted = true
+		case "NOTS": // in an expectation: no timestamps option
 		case "LEN":
 			data = make([]byte, num())
 		case "DATA":
@@ -132,7 +141,10 @@ func matches(t *testing.T, got sent, want string) bool {
 	ok := (!has["SEQ"] || g.Seq == h.Seq) && (!has["ACK"] || g.Ack == h.Ack) &&
 		(!has["CTL"] || g.Flags&^wire.PSH == h.Flags) && (!has["WND"] || g.Window == h.Window) &&
 		(!has["MSS"] || g.Options.HasMSS && g.Options.MSS == h.Options.MSS) &&
-		(!has["WS"] || g.Options.HasWScale && g.Options.WScale == h.Options.WScale)
+		(!has["WS"] || g.Options.HasWScale && g.Options.WScale == h.Options.WScale) &&
+		(!has["TS"] || g.Options.HasTimestamps && g.Options.TSVal == h.Options.TSVal && g.Options.TSEcr == h.Options.TSEcr) &&
+		(!has["NOTS"] || !g.Options.HasTimestamps) &&
+		(!has["SACKOK"] || g.Options.SACKPermitted)
 	if has["DATA"] || has["LEN"] {
 		ok = ok && len(got.data) == len(data)
 		if has["DATA"] {

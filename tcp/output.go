@@ -20,7 +20,7 @@ func (c *TCB) output(now time.Duration) {
 		sent = c.sendData(now)
 	}
 	if c.ackNow && !sent && c.state != Closed && c.state != Listen && c.state != SynSent {
-		c.sendAck()
+		c.sendAck(now)
 	}
 }
 
@@ -36,6 +36,9 @@ func (c *TCB) sendSyn(now time.Duration) {
 	if c.state == SynReceived {
 		h.Flags |= wire.ACK
 		h.Ack = uint32(c.rcv.nxt)
+	}
+	if c.cfg.Timestamps && (c.state == SynSent || c.ts.ok) {
+		h.Options.HasTimestamps, h.Options.TSVal, h.Options.TSEcr = true, c.tsNow(now), c.ts.recent
 	}
 	w := min(c.rb.free(), 0xffff) // a SYN's window is never scaled (RFC 7323 2.2)
 	h.Window = uint16(w)
@@ -153,6 +156,7 @@ func (c *TCB) sendSegment(now time.Duration, s seq.Value, n int, fin bool) {
 		c.finSent = true
 	}
 	h.Window = c.windowField()
+	c.stamp(now, h)
 	if s.LessThan(c.snd.max) {
 		c.noteRetransmit()
 		c.stats.RetransmittedBytes += uint64(n)
@@ -202,17 +206,19 @@ func (c *TCB) retransmitHead(now time.Duration) {
 // retransmission point, which a timeout rewinds, and an ACK carrying that
 // older number would fail the peer's sequence check and be dropped with
 // the acknowledgment it carries.
-func (c *TCB) sendAck() {
+func (c *TCB) sendAck(now time.Duration) {
 	h := c.header(wire.TCP{Seq: uint32(c.snd.max), Ack: uint32(c.rcv.nxt), Flags: wire.ACK})
 	h.Window = c.windowField()
+	c.stamp(now, h)
 	c.transmit(h, nil, nil)
 }
 
 // sendProbe is a zero-window probe (3.8.6.1): <SEQ=SND.UNA-1><CTL=ACK>, an
 // old sequence number the peer must answer with its current window.
-func (c *TCB) sendProbe() {
+func (c *TCB) sendProbe(now time.Duration) {
 	h := c.header(wire.TCP{Seq: uint32(c.snd.una.Add(^seq.Size(0))), Ack: uint32(c.rcv.nxt), Flags: wire.ACK})
 	h.Window = c.windowField()
+	c.stamp(now, h)
 	c.stats.ZeroWindowProbes++
 	c.transmit(h, nil, nil)
 }
@@ -246,6 +252,7 @@ func (c *TCB) transmit(h *wire.TCP, p1, p2 []byte) {
 	c.stats.SegsOut++
 	if h.Flags&wire.ACK != 0 {
 		c.ackNow, c.rcvUnacked, c.delackAt = false, 0, 0
+		c.ts.lastAck = c.rcv.nxt
 	}
 	c.out.SendSegment(h, p1, p2)
 }

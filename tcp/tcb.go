@@ -44,6 +44,8 @@ type Config struct {
 	AckDelay       time.Duration // delayed ACK (SHLD-18; MUST-40: < 500ms); negative disables
 	NoDelay        bool          // disable Nagle (MUST-17)
 	WindowScale    bool          // offer RFC 7323 window scaling
+	Timestamps     bool          // offer RFC 7323 timestamps (RTTM, PAWS)
+	TSOffset       uint32        // start of this connection's timestamp clock
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).
@@ -175,6 +177,7 @@ type TCB struct {
 	timeWaitAt  time.Duration
 	keepaliveAt time.Duration
 
+	ts       tsState
 	hdr      wire.TCP // scratch header for the segment being sent
 	err      error    // why the connection ended badly, for the user
 	stats    Stats
@@ -483,6 +486,7 @@ type Status struct {
 	Unacked              int // bytes sent and not acknowledged
 	SendQueued, RecvHeld int
 	WindowScale          bool
+	Timestamps           bool
 	SndShift, RcvShift   uint8
 	Retransmitting       bool // R1 passed: trouble delivering (SHLD-9)
 	Stats                Stats
@@ -496,7 +500,7 @@ func (c *TCB) Status() Status {
 		SRTT: c.rtt.srtt, RTTVar: c.rtt.rttvar, RTO: c.rtt.rto,
 		Cwnd: c.ccs.Cwnd, Ssthresh: c.ccs.Ssthresh,
 		Unacked: int(c.snd.max.Sub(c.snd.una)), SendQueued: c.sb.n, RecvHeld: c.rb.n,
-		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift,
+		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift, Timestamps: c.ts.ok,
 		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.stats,
 	}
 }

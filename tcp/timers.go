@@ -68,7 +68,7 @@ func (c *TCB) onKeepalive(now time.Duration) {
 		return
 	}
 	c.kaProbes++
-	c.sendProbe()
+	c.sendProbe(now)
 	c.keepaliveAt = now + c.cfg.KeepAliveInterval
 }
 
@@ -168,7 +168,7 @@ func (c *TCB) onPersist(now time.Duration) {
 		c.fail(ErrTimeout, CausePersist)
 		return
 	}
-	c.sendProbe()
+	c.sendProbe(now)
 	c.persistExp++
 	c.persistAt = now + c.persistBackoff()
 }

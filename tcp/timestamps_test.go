@@ -1,0 +1,99 @@
+package tcp
+
+import (
+	"testing"
+	"time"
+)
+
+func tsConfig() Config {
+	cfg := testConfig()
+	cfg.Timestamps, cfg.TSOffset = true, 5000
+	return cfg
+}
+
+// tsEstablished opens actively with timestamps at t=0: our TSval 5000, the
+// peer's 700.
+func tsEstablished(t *testing.T) *fixture {
+	f := newFixture(t, tsConfig())
+	f.c.OpenActive(0, 100)
+	f.expect(SynSent, "<SEQ=100><CTL=SYN><TS=5000,0>")
+	f.step(10*time.Millisecond, "<SEQ=300><ACK=101><CTL=SYN,ACK><MSS=1000><TS=700,5000>", Established,
+		"<SEQ=101><ACK=301><CTL=ACK><TS=5010,700>")
+	return f
+}
+
+// RFC 7323 3.2: negotiated when both SYNs carry the option; then every
+// segment carries it, TSecr echoing TS.Recent; MUST-16: the effective MSS
+// leaves room for it; 4.2: the SYN's echo gave an RTT sample.
+func TestTimestampsNegotiated(t *testing.T) {
+	f := tsEstablished(t)
+	st := f.c.Status()
+	if !st.Timestamps || st.SendMSS != 1000-12 {
+		t.Fatalf("timestamps %v, send MSS %d (want 988)", st.Timestamps, st.SendMSS)
+	}
+	if st.SRTT != 10*time.Millisecond {
+		t.Fatalf("SRTT %v after the handshake, want 10ms", st.SRTT)
+	}
+	f.write(bytesOf(1000))
+	f.expect(Established, "<SEQ=101><ACK=301><CTL=ACK><LEN=988><TS=5010,700>", "<SEQ=1089><ACK=301><CTL=ACK><LEN=12><TS=5010,700>")
+	f.step(30*time.Millisecond, "<SEQ=301><ACK=1101><CTL=ACK><TS=720,5010>", Established)
+	f.write([]byte("x"))
+	f.expect(Established, "<SEQ=1101><ACK=301><CTL=ACK><DATA=x><TS=5030,720>")
+}
+
+// Without the peer's option nothing is stamped (3.2).
+func TestTimestampsNotNegotiated(t *testing.T) {
+	f := newFixture(t, tsConfig())
+	f.c.OpenActive(0, 100)
+	f.expect(SynSent, "<SEQ=100><CTL=SYN><TS=5000,0>")
+	f.step(0, "<SEQ=300><ACK=101><CTL=SYN,ACK>", Established, "<SEQ=101><ACK=301><CTL=ACK><NOTS=>")
+	if f.c.Status().Timestamps {
+		t.Fatal("negotiated without the peer")
+	}
+	// A passive side answers a SYN without the option without it.
+	p := newFixture(t, tsConfig())
+	p.c.OpenPassive(300)
+	p.step(0, "<SEQ=100><CTL=SYN>", SynReceived, "<SEQ=300><ACK=101><CTL=SYN,ACK><NOTS=>")
+}
+
+// RFC 7323 5.3: PAWS drops a segment whose TSval is older than TS.Recent
+// (an old duplicate from a previous wrap of the sequence space) and
+// acknowledges; its data is not delivered.
+func TestPAWS(t *testing.T) {
+	f := tsEstablished(t)
+	f.step(20*time.Millisecond, "<SEQ=301><ACK=101><CTL=ACK><DATA=new><TS=800,5010>", Established, "<SEQ=101><ACK=304><CTL=ACK><TS=5020,800>")
+	// Same sequence space, older timestamp: dropped even though in window.
+	f.step(21*time.Millisecond, "<SEQ=304><ACK=101><CTL=ACK><DATA=old><TS=799,5010>", Established, "<SEQ=101><ACK=304><CTL=ACK><TS=5021,800>")
+	if got, _ := f.read(); got != "new" {
+		t.Fatalf("delivered %q", got)
+	}
+	if f.c.ts.pawsDrops != 1 {
+		t.Fatalf("PAWS drops %d", f.c.ts.pawsDrops)
+	}
+	// A reset is exempt from PAWS (5.3 R1).
+	f.step(22*time.Millisecond, "<SEQ=304><CTL=RST><TS=1,0>", Closed)
+}
+
+// 3.2: once negotiated, a non-RST segment without the option is dropped.
+func TestTimestampsMissingDropped(t *testing.T) {
+	f := tsEstablished(t)
+	f.step(20*time.Millisecond, "<SEQ=301><ACK=101><CTL=ACK><DATA=zz>", Established)
+	if got, _ := f.read(); got != "" {
+		t.Fatalf("delivered %q", got)
+	}
+}
+
+// 4.2: after a retransmission Karn's rule discards the timed sample, but
+// the echoed timestamp names the transmission that was acknowledged.
+func TestTimestampRTTAfterRetransmission(t *testing.T) {
+	f := tsEstablished(t)
+	srtt := f.c.Status().SRTT
+	f.write([]byte("abc"))
+	f.expect(Established, "<SEQ=101><ACK=301><CTL=ACK><DATA=abc><TS=5010,700>")
+	f.step(10*time.Millisecond+time.Second, "", Established, "<SEQ=101><ACK=301><CTL=ACK><DATA=abc><TS=6010,700>")
+	// The ACK echoes the retransmission's TSval 6010, 50 ms later.
+	f.step(10*time.Millisecond+time.Second+50*time.Millisecond, "<SEQ=301><ACK=104><CTL=ACK><TS=900,6010>", Established)
+	if got := f.c.Status().SRTT; got == srtt || got < 10*time.Millisecond || got > 50*time.Millisecond {
+		t.Fatalf("SRTT %v (was %v): want a 50 ms timestamp sample folded in", got, srtt)
+	}
+}
