@@ -14,7 +14,10 @@ func (s *Stack) DeliverPackets(pkts [][]byte) {
 	var touched [16]*Conn
 	nt := 0
 	var cur *Conn // connection whose lock is held across consecutive packets
-	now := s.clk.Now()
+	// now is read after taking a connection's lock: a writer holding it
+	// may have used a later instant, and time must not run backwards for a
+	// connection (its timestamps would fail the peer's PAWS test).
+	var now timeT
 	for _, p := range pkts {
 		s.stats.PacketsIn.Add(1)
 		var h wire.TCP
@@ -33,15 +36,11 @@ func (s *Stack) DeliverPackets(pkts [][]byte) {
 		}
 		c := s.lookup(id)
 		if c == nil {
-			s.noConn(now, id, &h, payload)
+			s.noConn(s.clk.Now(), id, &h, payload)
 			continue
 		}
 		c.mu.Lock()
-		if c.tcb == nil { // deleted while we looked it up
-			c.mu.Unlock()
-			s.noConn(now, id, &h, payload)
-			continue
-		}
+		now = s.clk.Now()
 		c.tcb.Input(now, &h, payload)
 		cur = c
 		if nt < len(touched) && !contains(touched[:nt], c) {
@@ -56,7 +55,7 @@ func (s *Stack) DeliverPackets(pkts [][]byte) {
 	}
 	for _, c := range touched[:nt] {
 		c.mu.Lock()
-		c.flushLocked(now)
+		c.flushLocked(s.clk.Now())
 		c.mu.Unlock()
 	}
 }

@@ -77,6 +77,7 @@ func (t *timerHeap) fire() {
 		c.mu.Lock()
 		c.schedAt = 0
 		if !c.gone {
+			now := t.s.clk.Now() // under the lock: see DeliverPackets
 			c.tcb.Tick(now)
 			c.afterLocked(now)
 		}

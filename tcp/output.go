@@ -263,6 +263,16 @@ func (c *TCB) rcvWnd() uint32 { return uint32(c.rb.free()) }
 // windowEdge is RCV.NXT plus the free receive buffer.
 func (c *TCB) windowEdge() seq.Value { return c.rcv.nxt.Add(seq.Size(c.rb.free())) }
 
+// advertisableEdge is windowEdge as far as the 16-bit window field (and our
+// scale) can express it.
+func (c *TCB) advertisableEdge() seq.Value {
+	shift := c.rcv.shift
+	if !c.wsOK {
+		shift = 0
+	}
+	return c.rcv.nxt.Add(seq.Size(min(c.rb.free(), 0xffff<<shift)))
+}
+
 // swsThreshold is min(Fr * RCV.BUFF, Eff.snd.MSS) with Fr = 1/2 (3.8.6.2.2).
 func (c *TCB) swsThreshold() int { return min(c.rb.size/2, c.cfg.MSS) }
 

@@ -410,8 +410,10 @@ func (c *TCB) afterRead(now time.Duration) {
 		return
 	}
 	// The advertised edge may lie past the buffer's edge (scaled windows
-	// round up): only an edge that moved right by the threshold counts.
-	if e := c.windowEdge(); e.GreaterThan(c.rcv.adv) && e.Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) {
+	// round up), and the window field caps it: only an edge that can move
+	// right by the threshold counts. An update that repeats the old window
+	// would look like a duplicate ACK to the peer (RFC 5681 2).
+	if e := c.advertisableEdge(); e.GreaterThan(c.rcv.adv) && e.Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) {
 		c.ackNow = true
 		c.output(now)
 	}

@@ -22,13 +22,20 @@ type tsState struct {
 	recentAt  time.Duration // when TS.Recent was last set
 	lastAck   seq.Value     // Last.ACK.sent
 	segTSecr  uint32        // TSecr of the segment being processed (0: none)
+	lastVal   uint32        // the last TSval we sent
+	valSet    bool
 	pawsDrops uint64
 }
 
 // tsNow is our timestamp clock: 1 ms ticks (7.1: 1 ms to 1 s) from a
 // per-connection offset, so outsiders learn nothing of our uptime.
 func (c *TCB) tsNow(now time.Duration) uint32 {
-	return c.cfg.TSOffset + uint32(now/time.Millisecond)
+	v := c.cfg.TSOffset + uint32(now/time.Millisecond)
+	if c.ts.valSet && int32(v-c.ts.lastVal) < 0 {
+		v = c.ts.lastVal // never backwards, whatever order callers' clocks arrive in
+	}
+	c.ts.lastVal, c.ts.valSet = v, true
+	return v
 }
 
 // stamp adds the timestamps option to an outgoing segment once negotiated

@@ -97,3 +97,29 @@ func TestTimestampRTTAfterRetransmission(t *testing.T) {
 		t.Fatalf("SRTT %v (was %v): want a 50 ms timestamp sample folded in", got, srtt)
 	}
 }
+
+// Regression: callers on different goroutines may hand in instants out of
+// order; TSval must still never go backwards, or the peer's PAWS drops our
+// segments as old duplicates.
+func TestTSValNeverBackwards(t *testing.T) {
+	f := tsEstablished(t)
+	f.now = 50 * time.Millisecond
+	f.write([]byte("a"))
+	f.expect(Established, "<SEQ=101><ACK=301><CTL=ACK><DATA=a><TS=5050,700>")
+	f.now = 40 * time.Millisecond // an earlier instant, read before a lock was taken
+	f.write([]byte("b"))
+	f.expect(Established, "<SEQ=102><ACK=301><CTL=ACK><DATA=b><TS=5050,700>")
+}
+
+// Regression: without window scaling the field caps the window at 65535;
+// a read that frees buffer behind that cap changes nothing the peer can
+// see, and an update repeating the window would count as a duplicate ACK
+// (RFC 5681 2) and trigger a spurious fast retransmit.
+func TestNoWindowUpdateBehindTheCap(t *testing.T) {
+	cfg := testConfig()
+	cfg.RecvBuf = 200000
+	f := established(t, cfg)
+	f.step(0, "<SEQ=301><ACK=101><CTL=ACK><LEN=1000>", Established, "<SEQ=101><ACK=1301><CTL=ACK><WND=65535>")
+	f.read()
+	f.expect(Established) // the window was 65535 and still is: nothing to say
+}
