@@ -183,6 +183,7 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	}
 	c.WindowScale = !s.cfg.NoWindowScale
 	c.Timestamps = !s.cfg.NoTimestamps
+	c.SACK = !s.cfg.NoSACK
 	return c
 }
 

@@ -105,6 +105,7 @@ func (c *TCB) takeSynOptions(now time.Duration, h *wire.TCP) {
 	}
 	c.snd.mss = max(min(mss, c.cfg.MSS), 64) // a tiny MSS cannot make us spray tiny segments
 	c.takeSynTimestamps(now, h)
+	c.sackOK = c.cfg.SACK && h.Options.SACKPermitted
 	if c.ts.ok {
 		c.snd.mss -= tsOptionLen // MUST-16: the effective MSS leaves room for the option
 	}
@@ -193,7 +194,7 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 	}
 	ok, zeroWnd := c.acceptable(sq, n)
 	if !ok { // first: sequence number check
-		c.unacceptable(now, h)
+		c.unacceptable(now, h, len(payload))
 		return
 	}
 	c.updateRecent(now, h)
@@ -254,10 +255,15 @@ func (c *TCB) acceptable(sq seq.Value, n seq.Size) (ok, zeroWnd bool) {
 // unacceptable answers a segment that failed the sequence check: an ACK
 // unless it was a reset. In TIME-WAIT a retransmitted FIN also restarts the
 // 2*MSL timer (step eight).
-func (c *TCB) unacceptable(now time.Duration, h *wire.TCP) {
+func (c *TCB) unacceptable(now time.Duration, h *wire.TCP, n int) {
 	c.stats.UnacceptableSegsIn++
 	if h.Flags&wire.RST != 0 {
 		return
+	}
+	if sq := seq.Value(h.Seq); c.sackOK && n > 0 && sq.Add(seq.Size(n)).LessThanEq(c.rcv.nxt) {
+		// RFC 2883: a duplicate of data already received goes in a D-SACK block.
+		c.dsack, c.dsackOn = span{sq, sq.Add(seq.Size(n))}, true
+		c.stats.DSACKsSent++
 	}
 	if c.state == TimeWait && h.Flags&wire.FIN != 0 {
 		c.timeWaitAt = now + 2*c.cfg.MSL
@@ -328,10 +334,14 @@ func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
 	}
 	wnd := uint32(h.Window) << c.snd.shift
 	advanced := c.snd.una.LessThan(ack)
+	newSACK := c.sackOK && h.Options.NumSACK > 0 && c.board.add(&h.Options, ack, c.snd.max)
 	if advanced {
 		c.ackNew(now, ack)
 	} else if ack == c.snd.una {
-		c.dupAck(now, h, n, wnd)
+		c.dupAck(now, h, n, wnd, newSACK)
+	}
+	if c.sackOK {
+		c.sackLossCheck(now)
 	}
 	// 3.10.7.4 step five's SND.WL1/WL2 rule, plus any ACK that advances
 	// SND.UNA (as Linux does): otherwise an ACK on an older segment (a
@@ -377,6 +387,7 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 		c.finAcked = true
 		c.finWait2From = now
 	}
+	c.board.ackTo(ack)
 	sample := c.rtt.ack(now, ack)
 	if sample == 0 {
 		if sample = c.tsSample(now); sample > 0 {
@@ -438,6 +449,10 @@ func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
 		skip := int(c.rcv.nxt.Sub(dataSeq))
 		if skip >= len(p) {
 			c.ackNow = true
+			if c.sackOK { // RFC 2883: report the duplicate
+				c.dsack, c.dsackOn = span{dataSeq, dataSeq.Add(seq.Size(len(p)))}, true
+				c.stats.DSACKsSent++
+			}
 			return true
 		}
 		p, dataSeq = p[skip:], c.rcv.nxt
@@ -456,6 +471,7 @@ func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
 	if off > 0 {
 		c.stats.OutOfOrderSegs++
 		c.ackNow = true // RFC 5681 4.2: out-of-order data draws an immediate ACK
+		c.lastOOO = dataSeq
 		if !c.ooo.add(dataSeq, dataSeq.Add(seq.Size(len(p)))) {
 			c.stats.ReassemblyOverflowSegs++
 		}

@@ -93,6 +93,15 @@ func parseSeg(t *testing.T, s string) (wire.TCP, []byte, map[string]bool) {
 		case "SACKOK":
 			h.Options.SACKPermitted = true
 		case "NOTS": // in an expectation: no timestamps option
+		case "SACK": // <SACK=1000-2000,3000-4000>
+			for _, blk := range strings.Split(v, ",") {
+				var l, r uint32
+				if _, err := fmt.Sscanf(blk, "%d-%d", &l, &r); err != nil {
+					t.Fatalf("bad SACK in %q", s)
+				}
+				h.Options.SACK[h.Options.NumSACK] = wire.SACKBlock{Left: l, Right: r}
+				h.Options.NumSACK++
+			}
 		case "LEN":
 			data = make([]byte, num())
 		case "DATA":
@@ -128,6 +137,9 @@ func format(s sent) string {
 	if s.h.Options.HasMSS {
 		b += fmt.Sprintf("<MSS=%d>", s.h.Options.MSS)
 	}
+	for i := 0; i < int(s.h.Options.NumSACK); i++ {
+		b += fmt.Sprintf("<SACK %d-%d>", s.h.Options.SACK[i].Left, s.h.Options.SACK[i].Right)
+	}
 	if len(s.data) > 0 {
 		b += fmt.Sprintf("<LEN=%d>", len(s.data))
 	}
@@ -144,7 +156,8 @@ func matches(t *testing.T, got sent, want string) bool {
 		(!has["WS"] || g.Options.HasWScale && g.Options.WScale == h.Options.WScale) &&
 		(!has["TS"] || g.Options.HasTimestamps && g.Options.TSVal == h.Options.TSVal && g.Options.TSEcr == h.Options.TSEcr) &&
 		(!has["NOTS"] || !g.Options.HasTimestamps) &&
-		(!has["SACKOK"] || g.Options.SACKPermitted)
+		(!has["SACKOK"] || g.Options.SACKPermitted) &&
+		(!has["SACK"] || g.Options.NumSACK == h.Options.NumSACK && g.Options.SACK == h.Options.SACK)
 	if has["DATA"] || has["LEN"] {
 		ok = ok && len(got.data) == len(data)
 		if has["DATA"] {

@@ -37,6 +37,9 @@ func (c *TCB) sendSyn(now time.Duration) {
 		h.Flags |= wire.ACK
 		h.Ack = uint32(c.rcv.nxt)
 	}
+	if c.cfg.SACK && (c.state == SynSent || c.sackOK) {
+		h.Options.SACKPermitted = true // RFC 2018 2
+	}
 	if c.cfg.Timestamps && (c.state == SynSent || c.ts.ok) {
 		h.Options.HasTimestamps, h.Options.TSVal, h.Options.TSEcr = true, c.tsNow(now), c.ts.recent
 	}
@@ -61,8 +64,17 @@ func (c *TCB) sendSyn(now time.Duration) {
 // send window, the congestion window and sender silly-window avoidance
 // allow. It reports whether it sent anything.
 func (c *TCB) sendData(now time.Duration) bool {
+	if c.inRecov && c.sackOK {
+		return c.sackRecovery(now)
+	}
 	sent := false
 	for {
+		if c.snd.nxt.LessThan(c.snd.max) { // going back after a timeout: skip what the peer SACKed
+			if r, in := c.board.sackedAt(c.snd.nxt); in {
+				c.snd.nxt = r.end
+				continue
+			}
+		}
 		off := int(c.snd.nxt.Sub(c.sndHead))
 		avail := c.sb.n - off
 		finDue := c.finQueued && avail <= 0 && c.snd.nxt == c.sndHead.Add(seq.Size(c.sb.n))
@@ -79,6 +91,9 @@ func (c *TCB) sendData(now time.Duration) bool {
 		}
 		win := c.usableWindow()
 		n := min(avail, c.snd.mss, win)
+		if c.snd.nxt.LessThan(c.snd.max) {
+			n = min(n, int(c.board.nextSACKed(c.snd.nxt, c.snd.max).Sub(c.snd.nxt)))
+		}
 		if n <= 0 || !c.worthSending(n, avail) {
 			c.armPersist(now, avail)
 			return sent
@@ -210,6 +225,7 @@ func (c *TCB) sendAck(now time.Duration) {
 	h := c.header(wire.TCP{Seq: uint32(c.snd.max), Ack: uint32(c.rcv.nxt), Flags: wire.ACK})
 	h.Window = c.windowField()
 	c.stamp(now, h)
+	c.sackBlocks(&h.Options)
 	c.transmit(h, nil, nil)
 }
 
@@ -299,4 +315,31 @@ func (c *TCB) windowField() uint16 {
 	}
 	c.rcv.adv = c.rcv.nxt.Add(seq.Size(v << shift))
 	return uint16(v)
+}
+
+// sendNew sends one new segment (or the FIN) from SND.NXT = SND.MAX within
+// the peer's window, for RFC 6675 NextSeg rule 2. It reports whether it did.
+func (c *TCB) sendNew(now time.Duration) bool {
+	if c.snd.nxt != c.snd.max {
+		return false
+	}
+	off := int(c.snd.nxt.Sub(c.sndHead))
+	avail := c.sb.n - off
+	if avail <= 0 {
+		if c.finQueued && avail == 0 && !c.finSent {
+			c.sendSegment(now, c.snd.nxt, 0, true)
+			return true
+		}
+		return false
+	}
+	rwnd := int(c.snd.una.Add(seq.Size(c.snd.wnd)).Sub(c.snd.nxt))
+	if c.snd.una.Add(seq.Size(c.snd.wnd)).LessThan(c.snd.nxt) {
+		rwnd = 0
+	}
+	n := min(avail, c.snd.mss, rwnd)
+	if n <= 0 {
+		return false
+	}
+	c.sendSegment(now, c.snd.nxt, n, c.finQueued && n == avail)
+	return true
 }

@@ -45,6 +45,7 @@ type Config struct {
 	NoDelay        bool          // disable Nagle (MUST-17)
 	WindowScale    bool          // offer RFC 7323 window scaling
 	Timestamps     bool          // offer RFC 7323 timestamps (RTTM, PAWS)
+	SACK           bool          // offer RFC 2018 selective acknowledgments
 	TSOffset       uint32        // start of this connection's timestamp clock
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
@@ -178,8 +179,13 @@ type TCB struct {
 	keepaliveAt time.Duration
 
 	ts       tsState
-	hdr      wire.TCP // scratch header for the segment being sent
-	err      error    // why the connection ended badly, for the user
+	sackOK   bool       // both sides permitted SACK
+	board    scoreboard // what the peer SACKed (sender side)
+	dsack    span       // a duplicate to report (RFC 2883)
+	dsackOn  bool
+	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
+	hdr      wire.TCP  // scratch header for the segment being sent
+	err      error     // why the connection ended badly, for the user
 	stats    Stats
 	onChange func(from, to State, cause Cause)
 }
@@ -201,6 +207,10 @@ type Stats struct {
 	ResetsOut              uint64
 	UnacceptableSegsIn     uint64
 	ReassemblyOverflowSegs uint64
+	SACKRetransmits        uint64 // holes retransmitted in RFC 6675 recovery
+	SACKedBytes            uint64 // bytes the peer newly SACKed
+	DSACKsSent             uint64
+	PAWSDrops              uint64
 }
 
 // New returns a TCB in CLOSED. onChange, if not nil, is called on every
@@ -489,6 +499,7 @@ type Status struct {
 	SendQueued, RecvHeld int
 	WindowScale          bool
 	Timestamps           bool
+	SACK                 bool
 	SndShift, RcvShift   uint8
 	Retransmitting       bool // R1 passed: trouble delivering (SHLD-9)
 	Stats                Stats
@@ -503,6 +514,12 @@ func (c *TCB) Status() Status {
 		Cwnd: c.ccs.Cwnd, Ssthresh: c.ccs.Ssthresh,
 		Unacked: int(c.snd.max.Sub(c.snd.una)), SendQueued: c.sb.n, RecvHeld: c.rb.n,
 		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift, Timestamps: c.ts.ok,
-		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.stats,
+		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.statsNow(), SACK: c.sackOK,
 	}
+}
+
+func (c *TCB) statsNow() Stats {
+	st := c.stats
+	st.SACKedBytes, st.PAWSDrops = c.board.sacked, c.ts.pawsDrops
+	return st
 }

@@ -185,6 +185,9 @@ func (c *TCB) onNewAck(now time.Duration, acked int, rtt time.Duration) {
 		c.cc.OnRecoveryEnd(now, c.ccState())
 		return
 	}
+	if c.sackOK {
+		return // RFC 6675: the pipe, not the partial ACK, drives retransmission
+	}
 	// Partial ACK: retransmit the next hole and deflate (RFC 6582 3.2 step 4).
 	c.retransmitHead(now)
 	c.ccs.Cwnd = max(c.ccs.Cwnd-acked+c.snd.mss, c.snd.mss)
@@ -192,8 +195,18 @@ func (c *TCB) onNewAck(now time.Duration, acked int, rtt time.Duration) {
 
 // dupAck counts duplicate ACKs (RFC 5681 2) and enters fast retransmit and
 // recovery on the third (3.2).
-func (c *TCB) dupAck(now time.Duration, h *wire.TCP, n int, wnd uint32) {
-	if n != 0 || h.Flags&(wire.SYN|wire.FIN) != 0 || wnd != c.snd.wnd || c.snd.una == c.snd.max {
+func (c *TCB) dupAck(now time.Duration, h *wire.TCP, n int, wnd uint32, newSACK bool) {
+	if c.snd.una == c.snd.max {
+		return
+	}
+	if c.sackOK { // RFC 6675 2: an ACK bringing new SACK information counts
+		if newSACK || (n == 0 && wnd == c.snd.wnd && h.Flags&(wire.SYN|wire.FIN) == 0) {
+			c.stats.DupAcksIn++
+			c.dupAcks++
+		}
+		return // sackLossCheck decides on recovery
+	}
+	if n != 0 || h.Flags&(wire.SYN|wire.FIN) != 0 || wnd != c.snd.wnd {
 		return
 	}
 	c.stats.DupAcksIn++
@@ -208,5 +221,17 @@ func (c *TCB) dupAck(now time.Duration, h *wire.TCP, n int, wnd uint32) {
 		c.ccs.Cwnd += 3 * c.snd.mss // RFC 5681 3.2 step 3: inflate by the three segments that left
 		c.stats.FastRetransmits++
 		c.retransmitHead(now)
+	}
+}
+
+// sackLossCheck enters RFC 6675 recovery on the DupThresh-th duplicate ACK
+// or when the scoreboard shows SND.UNA lost (5, step 4; IsLost).
+func (c *TCB) sackLossCheck(now time.Duration) {
+	if c.inRecov || c.snd.una == c.snd.max || !c.recover.LessThanEq(c.snd.una) {
+		return
+	}
+	lost, ok := c.board.lostBelow(c.snd.mss)
+	if c.dupAcks >= dupThresh || (ok && c.snd.una.LessThan(lost)) {
+		c.enterSACKRecovery(now)
 	}
 }
