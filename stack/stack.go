@@ -38,8 +38,8 @@ type Config struct {
 	// Secret keys the ISN and port hashes; default 32 bytes from
 	// crypto/rand. Set it for a run that replays exactly.
 	Secret []byte
-	// PortMin and PortMax bound ephemeral ports (default 49152-65535,
-	// RFC 6056 2.1).
+	// PortMin and PortMax bound ephemeral ports (default 1024-65535,
+	// RFC 6056 3.2: the widest range, since TIME-WAIT holds a port 2*MSL).
 	PortMin, PortMax uint16
 	// NoWindowScale, NoTimestamps and NoSACK turn off options synack
 	// otherwise offers on every SYN (RFC 7323, RFC 2018).
@@ -92,6 +92,9 @@ type Stack struct {
 	out     sync.Pool             // *batch
 }
 
+// defaultBuf is the initial send and receive buffer size.
+const defaultBuf = 512 << 10
+
 // ErrNoAddress is returned by New without an address.
 var ErrNoAddress = errors.New("stack: no local address configured")
 
@@ -107,7 +110,7 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 		cfg.Backlog = 128
 	}
 	if cfg.PortMin == 0 && cfg.PortMax == 0 {
-		cfg.PortMin, cfg.PortMax = 49152, 65535
+		cfg.PortMin, cfg.PortMax = 1024, 65535
 	}
 	if cfg.PortMax < cfg.PortMin {
 		return nil, errors.New("stack: PortMax below PortMin")
@@ -116,10 +119,16 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	if cfg.TCP.SendBuf == 0 {
-		cfg.TCP.SendBuf = 512 << 10
+		cfg.TCP.SendBuf = defaultBuf
 	}
 	if cfg.TCP.RecvBuf == 0 {
-		cfg.TCP.RecvBuf = 512 << 10
+		cfg.TCP.RecvBuf = defaultBuf
+	}
+	if cfg.TCP.SendBufMax == 0 {
+		cfg.TCP.SendBufMax = 4 << 20 // autotuning's ceiling
+	}
+	if cfg.TCP.RecvBufMax == 0 {
+		cfg.TCP.RecvBufMax = 4 << 20
 	}
 	s := &Stack{
 		cfg: cfg, clk: cfg.Clock, ep: ep, mtu: ep.MTU(),
@@ -180,6 +189,14 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	}
 	if c.QuickAcks == 0 {
 		c.QuickAcks = 16
+	}
+	// Start with room for at least 32 full segments (a 64 KiB-MTU link
+	// needs 2 MiB to keep its pipe full); autotuning grows from there.
+	if s.cfg.TCP.RecvBuf == 0 || s.cfg.TCP.RecvBuf == defaultBuf {
+		c.RecvBuf = min(max(c.RecvBuf, 32*c.MSS), c.RecvBufMax)
+	}
+	if s.cfg.TCP.SendBuf == 0 || s.cfg.TCP.SendBuf == defaultBuf {
+		c.SendBuf = min(max(c.SendBuf, 32*c.MSS), c.SendBufMax)
 	}
 	c.WindowScale = !s.cfg.NoWindowScale
 	c.Timestamps = !s.cfg.NoTimestamps

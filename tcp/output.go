@@ -69,7 +69,12 @@ func (c *TCB) sendData(now time.Duration) bool {
 	}
 	sent := false
 	for {
-		if c.snd.nxt.LessThan(c.snd.max) { // going back after a timeout: skip what the peer SACKed
+		// Going back after a timeout: skip what the peer SACKed, but never
+		// the left edge (RFC 2018 8: the segment at SND.UNA MUST be
+		// retransmitted whatever its SACKed bit says; a reneging receiver
+		// or a bogus block over SND.UNA would otherwise leave the data
+		// unacknowledged with no timer armed).
+		if c.snd.nxt.LessThan(c.snd.max) && c.snd.nxt != c.snd.una {
 			if r, in := c.board.sackedAt(c.snd.nxt); in {
 				c.snd.nxt = r.end
 				continue

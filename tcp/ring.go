@@ -73,3 +73,18 @@ func (r *ring) discard(n int) {
 	r.n -= n
 	r.head = (r.head + n) % r.size
 }
+
+// grow enlarges the ring to size bytes, keeping every byte at its logical
+// offset from the head (the receive ring's out-of-order bytes included).
+func (r *ring) grow(size int) {
+	if size <= r.size {
+		return
+	}
+	if r.buf != nil {
+		nb := make([]byte, size)
+		a, b := r.peek(0, r.size)
+		copy(nb[copy(nb, a):], b)
+		r.buf, r.head = nb, 0
+	}
+	r.size = size
+}

@@ -31,8 +31,10 @@ type Sender interface {
 type Config struct {
 	MSS            int           // largest segment we can receive (MMS_R - 20 - IP header); MUST-67
 	DefaultSendMSS int           // send MSS when the peer sends no MSS option: 536 (IPv4) or 1220 (IPv6); MUST-15
-	SendBuf        int           // send buffer bytes
-	RecvBuf        int           // receive buffer bytes
+	SendBuf        int           // send buffer bytes to start with
+	RecvBuf        int           // receive buffer bytes to start with
+	SendBufMax     int           // autotuning grows the send buffer up to this (default SendBuf: no growth)
+	RecvBufMax     int           // and the receive buffer up to this (default RecvBuf)
 	MSL            time.Duration // maximum segment lifetime; TIME-WAIT lasts 2*MSL (MUST-13)
 	InitialRTO     time.Duration // RFC 6298 2.1
 	MinRTO         time.Duration // RFC 6298 2.4
@@ -87,6 +89,8 @@ func (c *Config) setDefaults() {
 	def(&c.SendBuf, 256<<10)
 	def(&c.RecvBuf, 256<<10)
 	def(&c.R1, 3)
+	c.SendBufMax = max(c.SendBufMax, c.SendBuf)
+	c.RecvBufMax = max(c.RecvBufMax, c.RecvBuf)
 	defd(&c.MSL, 2*time.Minute)
 	defd(&c.InitialRTO, time.Second)
 	defd(&c.MinRTO, time.Second)
@@ -165,6 +169,7 @@ type TCB struct {
 	ackNow     bool          // an ACK must go out at the next flush
 	rcvUnacked int           // bytes received since the last ACK we sent
 	quickAcks  int           // in-order segments still to be acknowledged at once
+	tune       rcvTune       // receive buffer autotuning
 	corked     bool          // hold partial segments until uncorked
 	kaProbes   int           // keep-alive probes sent without an answer
 	persisting bool          // the peer's window holds our data back...
@@ -207,6 +212,8 @@ type Stats struct {
 	ResetsOut              uint64
 	UnacceptableSegsIn     uint64
 	ReassemblyOverflowSegs uint64
+	RecvBufGrowths         uint64
+	SendBufGrowths         uint64
 	SACKRetransmits        uint64 // holes retransmitted in RFC 6675 recovery
 	SACKedBytes            uint64 // bytes the peer newly SACKed
 	DSACKsSent             uint64
@@ -333,7 +340,7 @@ func (c *TCB) initSend(iss seq.Value) {
 	c.sndHead = iss.Add(1)
 	c.snd.mss = c.cfg.DefaultSendMSS
 	if c.cfg.WindowScale {
-		c.rcv.shift = windowShiftFor(c.cfg.RecvBuf)
+		c.rcv.shift = windowShiftFor(c.cfg.RecvBufMax) // room for the buffer to grow
 	}
 }
 
@@ -368,6 +375,9 @@ func (c *TCB) Send(now time.Duration, p []byte) (int, error) {
 	default:
 		return 0, ErrClosing
 	}
+	if c.sb.free() < len(p) {
+		c.growSend()
+	}
 	n := c.sb.write(p)
 	if n > 0 && c.state.synchronized() {
 		c.output(now)
@@ -384,6 +394,7 @@ func (c *TCB) SendSpace() int { return c.sb.free() }
 func (c *TCB) Receive(now time.Duration, p []byte) (int, error) {
 	if c.rb.n > 0 {
 		n := c.rb.read(p)
+		c.tuneRecv(now, n)
 		c.afterRead(now)
 		return n, nil
 	}
@@ -497,6 +508,7 @@ type Status struct {
 	Cwnd, Ssthresh       int
 	Unacked              int // bytes sent and not acknowledged
 	SendQueued, RecvHeld int
+	SendBuf, RecvBuf     int // current sizes (autotuning grows them)
 	WindowScale          bool
 	Timestamps           bool
 	SACK                 bool
@@ -513,6 +525,7 @@ func (c *TCB) Status() Status {
 		SRTT: c.rtt.srtt, RTTVar: c.rtt.rttvar, RTO: c.rtt.rto,
 		Cwnd: c.ccs.Cwnd, Ssthresh: c.ccs.Ssthresh,
 		Unacked: int(c.snd.max.Sub(c.snd.una)), SendQueued: c.sb.n, RecvHeld: c.rb.n,
+		SendBuf: c.sb.size, RecvBuf: c.rb.size,
 		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift, Timestamps: c.ts.ok,
 		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.statsNow(), SACK: c.sackOK,
 	}

@@ -67,6 +67,11 @@ func (c *TCB) paws(now time.Duration, h *wire.TCP) bool {
 		return false // 3.2: SHOULD silently drop
 	}
 	c.ts.segTSecr = h.Options.TSEcr
+	if h.Options.TSEcr != 0 {
+		if ms := int32(c.tsNow(now) - h.Options.TSEcr); ms > 0 {
+			c.noteRcvRTT(time.Duration(ms) * time.Millisecond) // for receive autotuning
+		}
+	}
 	if int32(h.Options.TSVal-c.ts.recent) >= 0 {
 		return true
 	}

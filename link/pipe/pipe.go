@@ -2,7 +2,7 @@
 // the other receives. It is the link the throughput benchmarks run over, so
 // it is built for speed.
 //
-// Each direction is a ring of QueueLen packet slots shared by the writers
+// Each direction is a ring of packet slots (QueueLen unless NewQueue says) shared by the writers
 // (serialized by a writer mutex, so there is one producer at a time) and
 // one delivery goroutine (the consumer):
 //
@@ -39,10 +39,10 @@ const QueueLen = 4096
 // DefaultMTU is used when New is given an MTU <= 0.
 const DefaultMTU = 65535
 
-// freeLen bounds the free stack of a direction. Buffers in existence are at
-// most the QueueLen in the ring plus these, and in practice the working set:
-// a pipe that never has more than a few packets queued keeps a few buffers.
-const freeLen = QueueLen
+// The free stack of a direction holds at most as many buffers as the ring
+// has slots. Buffers in existence are at most twice that, and in practice
+// the working set: a pipe that never has more than a few packets queued
+// keeps a few buffers.
 
 // Stats counts one endpoint's traffic. Sent and Dropped count packets
 // written on this endpoint (every written packet is counted in exactly one
@@ -70,7 +70,8 @@ type Endpoint struct {
 // ring. Slots [head, tail) hold packets awaiting delivery and belong to the
 // consumer; the others belong to the (one, under wmu) producer.
 type queue struct {
-	ring [QueueLen][]byte
+	ring []([]byte) // a power of two long
+	mask uint64
 	head atomic.Uint64 // next slot to deliver; written by the consumer
 	tail atomic.Uint64 // next slot to fill; written by the producer
 
@@ -96,16 +97,26 @@ type queue struct {
 	delivered, deliveredBytes, batches atomic.Uint64
 }
 
-func newQueue() *queue {
-	return &queue{wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newQueue(n int) *queue {
+	return &queue{ring: make([][]byte, n), mask: uint64(n - 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// New returns the two ends of a pipe carrying packets of up to mtu bytes.
-func New(mtu int) (a, b *Endpoint) {
+// New returns the two ends of a pipe carrying packets of up to mtu bytes,
+// with QueueLen packets of queue in each direction.
+func New(mtu int) (a, b *Endpoint) { return NewQueue(mtu, QueueLen) }
+
+// NewQueue is New with a queue of (at least) slots packets per direction,
+// rounded up to a power of two. A deep queue makes a link that in practice
+// never drops, as the benchmark's gVisor link never does.
+func NewQueue(mtu, slots int) (a, b *Endpoint) {
 	if mtu <= 0 {
 		mtu = DefaultMTU
 	}
-	ab, ba := newQueue(), newQueue()
+	n := 1
+	for n < slots {
+		n <<= 1
+	}
+	ab, ba := newQueue(n), newQueue(n)
 	a = &Endpoint{mtu: mtu, out: ab, in: ba}
 	b = &Endpoint{mtu: mtu, out: ba, in: ab}
 	return a, b
@@ -166,8 +177,8 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 			q.dropClose++
 			q.drop(n)
 			continue
-		case t-h >= QueueLen:
-			if h = q.reclaim(); t-h >= QueueLen {
+		case t-h > q.mask:
+			if h = q.reclaim(); t-h > q.mask {
 				q.dropQ++
 				q.drop(n)
 				continue
@@ -182,7 +193,7 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 		if cap(b) < n {
 			b = make([]byte, 0, bufCap(n, e.mtu))
 		}
-		q.ring[t%QueueLen] = append(b, p...)
+		q.ring[t&q.mask] = append(b, p...)
 		t++
 		q.sent++
 		q.sentBytes += uint64(n)
@@ -205,8 +216,8 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 func (q *queue) reclaim() uint64 {
 	h := q.head.Load()
 	for ; q.reclaimed != h; q.reclaimed++ {
-		slot := &q.ring[q.reclaimed%QueueLen]
-		if len(q.free) < freeLen {
+		slot := &q.ring[q.reclaimed&q.mask]
+		if len(q.free) < len(q.ring) {
 			q.free = append(q.free, (*slot)[:0])
 		}
 		*slot = nil
@@ -232,7 +243,7 @@ func (q *queue) signal() {
 // run is the delivery goroutine (the consumer) of one direction.
 func (q *queue) run(r link.Receiver) {
 	defer close(q.done)
-	batch := make([][]byte, 0, QueueLen)
+	batch := make([][]byte, 0, len(q.ring))
 	h := q.head.Load()
 	for !q.rclosed.Load() {
 		t := q.tail.Load()
@@ -247,7 +258,7 @@ func (q *queue) run(r link.Receiver) {
 		}
 		var bytes uint64
 		for i := h; i != t; i++ {
-			b := q.ring[i%QueueLen]
+			b := q.ring[i&q.mask]
 			bytes += uint64(len(b))
 			batch = append(batch, b)
 		}
@@ -290,7 +301,7 @@ func (e *Endpoint) Close() error {
 		q.wmu.Lock()
 		h, t := q.head.Load(), q.tail.Load()
 		for i := h; i != t; i++ {
-			n := len(q.ring[i%QueueLen])
+			n := len(q.ring[i&q.mask])
 			q.sent--
 			q.sentBytes -= uint64(n)
 			q.dropClose++
@@ -298,7 +309,7 @@ func (e *Endpoint) Close() error {
 		}
 		q.head.Store(t)
 		q.reclaimed = t
-		clear(q.ring[:]) // let the buffers go
+		clear(q.ring) // let the buffers go
 		q.free = nil
 		q.wmu.Unlock()
 	})

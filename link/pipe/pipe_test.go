@@ -411,3 +411,28 @@ func benchPipe(b *testing.B, batch, window int) {
 func BenchmarkPipe1500(b *testing.B)        { benchPipe(b, 1, QueueLen/2) }
 func BenchmarkPipe1500Batch16(b *testing.B) { benchPipe(b, 16, QueueLen/2) }
 func BenchmarkPipe1500Flood(b *testing.B)   { benchPipe(b, 1, 0) }
+
+// NewQueue gives a deeper queue: a burst New's queue would tail-drop
+// arrives whole.
+func TestNewQueueDepth(t *testing.T) {
+	for _, tc := range []struct {
+		slots, burst, wantDropped int
+	}{{0, QueueLen + 100, 100}, {3 * QueueLen, 3 * QueueLen, 0}} {
+		var a, b *Endpoint
+		if tc.slots == 0 {
+			a, b = New(1500)
+		} else {
+			a, b = NewQueue(1500, tc.slots)
+		}
+		pkts := make([][]byte, tc.burst)
+		for i := range pkts {
+			pkts[i] = []byte{byte(i)}
+		}
+		a.WritePackets(pkts) // nobody attached to b yet: everything queues
+		if got := int(a.Stats().DroppedQueue); got != tc.wantDropped {
+			t.Errorf("slots %d, burst %d: dropped %d, want %d", tc.slots, tc.burst, got, tc.wantDropped)
+		}
+		a.Close()
+		b.Close()
+	}
+}
