@@ -50,10 +50,14 @@ func (c *Conn) SendSegment(h *wire.TCP, p1, p2 []byte) {
 	if c.b == nil {
 		c.b = c.s.getBatch()
 	}
-	if !c.b.add(c.id, h, p1, p2) {
+	var tos uint8
+	if c.tcb.SegmentECT() { // RFC 3168 6.1.1: new data on an ECN connection
+		tos = ecnECT0
+	}
+	if !c.b.add(c.id, h, p1, p2, tos) {
 		c.s.ep.WritePackets(c.b.pkts)
 		c.b.reset()
-		c.b.add(c.id, h, p1, p2)
+		c.b.add(c.id, h, p1, p2, tos)
 	}
 }
 

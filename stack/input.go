@@ -26,7 +26,9 @@ func (s *Stack) DeliverPackets(pkts [][]byte) {
 			continue
 		}
 		id := tuple{netip.AddrPortFrom(ip.Dst, h.DstPort), netip.AddrPortFrom(ip.Src, h.SrcPort)}
+		ce := ip.TOS&ecnMask == ecnCE // RFC 3168 5: Congestion Experienced
 		if cur != nil && cur.id == id {
+			cur.tcb.SetCE(ce)
 			cur.tcb.Input(now, &h, payload)
 			continue
 		}
@@ -41,6 +43,7 @@ func (s *Stack) DeliverPackets(pkts [][]byte) {
 		}
 		c.mu.Lock()
 		now = s.clk.Now()
+		c.tcb.SetCE(ce)
 		c.tcb.Input(now, &h, payload)
 		cur = c
 		if nt < len(touched) && !contains(touched[:nt], c) {
@@ -125,7 +128,7 @@ func (s *Stack) noConn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 	}
 	s.stats.ResetsSent.Add(1)
 	b := s.getBatch()
-	b.add(id, &rst, nil, nil)
+	b.add(id, &rst, nil, nil, 0)
 	s.sendBatch(b)
 }
 

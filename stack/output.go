@@ -22,9 +22,10 @@ func newBatch(mtu int) *batch {
 	return &batch{buf: make([]byte, 0, max(mtu+120, 64<<10)), pkts: make([][]byte, 0, batchPackets)}
 }
 
-// add builds one IP packet carrying h and the payload p1+p2. It reports
-// false when the batch has no room for it.
-func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte) bool {
+// add builds one IP packet carrying h and the payload p1+p2, with tos in
+// the IPv4 TOS or IPv6 Traffic Class octet. It reports false when the
+// batch has no room for it.
+func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, tos uint8) bool {
 	n := len(p1) + len(p2)
 	hl := h.HeaderLen()
 	ipl := wire.IPv4MinHeaderLen
@@ -36,7 +37,7 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte) bool {
 	}
 	start := len(b.buf)
 	h.SrcPort, h.DstPort = id.local.Port(), id.remote.Port()
-	b.buf = wire.AppendIPHeader(b.buf, id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, 0, hl+n)
+	b.buf = wire.AppendIPHeader(b.buf, id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, tos, hl+n)
 	t := len(b.buf)
 	b.buf = h.Append(b.buf)
 	b.buf = append(b.buf, p1...)

@@ -44,6 +44,12 @@ type Config struct {
 	// NoWindowScale, NoTimestamps and NoSACK turn off options synack
 	// otherwise offers on every SYN (RFC 7323, RFC 2018).
 	NoWindowScale, NoTimestamps, NoSACK bool
+	// ECN turns on Explicit Congestion Notification (RFC 3168): SYNs ask
+	// for it, SYN,ACKs grant it, and new data goes out ECN-capable. Off by
+	// default, as Linux leaves it off for the connections it opens (Linux
+	// does grant it to peers that ask; synack, off, does neither).
+	// Config.TCP.ECN turns it on as well.
+	ECN bool
 	// OnEvent, if set, sees every state transition of every connection.
 	// It runs with the connection's lock held: it must not call into the
 	// stack.
@@ -201,6 +207,7 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	c.WindowScale = !s.cfg.NoWindowScale
 	c.Timestamps = !s.cfg.NoTimestamps
 	c.SACK = !s.cfg.NoSACK
+	c.ECN = c.ECN || s.cfg.ECN
 	return c
 }
 

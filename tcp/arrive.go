@@ -28,6 +28,7 @@ func (c *TCB) Input(now time.Duration, h *wire.TCP, payload []byte) {
 	default:
 		c.arriveOther(now, h, payload)
 	}
+	c.ecn.ce = false // SetCE marks one segment
 }
 
 // Flush sends whatever the processed segments and the windows allow.
@@ -83,6 +84,9 @@ func (c *TCB) arriveListen(now time.Duration, h *wire.TCP) {
 	case h.Flags&wire.SYN != 0: // third
 		c.rcv.irs = seq.Value(h.Seq)
 		c.rcv.nxt = c.rcv.irs.Add(1)
+		// Anchor the window our SYN,ACK will offer now, as SYN-SENT does:
+		// a segment Input before the flush is checked against it.
+		c.rcv.adv = c.rcv.nxt.Add(seq.Size(min(c.rb.free(), 0xffff)))
 		c.takeSynOptions(now, h)
 		c.snd.wnd = uint32(h.Window) // never scaled on a SYN (RFC 7323 2.2)
 		c.snd.maxWnd = c.snd.wnd
@@ -106,6 +110,7 @@ func (c *TCB) takeSynOptions(now time.Duration, h *wire.TCP) {
 	c.snd.mss = max(min(mss, c.cfg.MSS), 64) // a tiny MSS cannot make us spray tiny segments
 	c.takeSynTimestamps(now, h)
 	c.sackOK = c.cfg.SACK && h.Options.SACKPermitted
+	c.ecnTakeSyn(h) // RFC 3168 6.1.1
 	if c.ts.ok {
 		c.snd.mss -= tsOptionLen // MUST-16: the effective MSS leaves room for the option
 	}
@@ -223,6 +228,7 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 	if !c.arriveAck(now, h, len(payload)) {
 		return
 	}
+	c.ecnArrive(now, h, len(payload)) // RFC 3168 6.1.2, 6.1.3
 	// sixth: URG is ignored safely: only RCV.UP is tracked.
 	if f&wire.URG != 0 && c.rcv.nxt.LessThan(sq.Add(seq.Size(h.Urgent))) {
 		c.rcv.up = seq.Max(c.rcv.up, sq.Add(seq.Size(h.Urgent)))
@@ -341,6 +347,7 @@ func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
 		c.dupAck(now, h, n, wnd, newSACK)
 	}
 	if c.sackOK {
+		c.rackOnAck(now, h, n) // RFC 8985 6.2, 7.4
 		c.sackLossCheck(now)
 	}
 	// 3.10.7.4 step five's SND.WL1/WL2 rule, plus any ACK that advances
@@ -376,6 +383,10 @@ func (c *TCB) updateWindow(wnd uint32, sq, ack seq.Value) {
 // ackNew takes an ACK of new data: SND.UNA < SEG.ACK =< SND.NXT.
 func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 	acked := int(ack.Sub(c.snd.una))
+	// RFC 7661 (and RFC 5681 4.1's spirit): grow cwnd only while it is what
+	// limits the flight; a window capped by the peer or the application
+	// would otherwise inflate without bound and burst when the cap lifts.
+	c.cwndLimited = 2*int(c.snd.max.Sub(c.snd.una)) >= c.ccs.Cwnd
 	dataEnd := c.sndHead.Add(seq.Size(c.sb.n))
 	if ack.GreaterThan(c.sndHead) {
 		n := int(seq.Min(ack, dataEnd).Sub(c.sndHead))

@@ -51,5 +51,5 @@ func (c *TCB) CheckInvariants() error {
 	if c.state == TimeWait && c.timeWaitAt == 0 {
 		return fmt.Errorf("TIME-WAIT without its timer")
 	}
-	return nil
+	return c.rackInvariants()
 }

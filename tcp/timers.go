@@ -9,7 +9,7 @@ import (
 // NextDeadline is the earliest instant at which Tick has work; ok is false
 // when no timer is armed.
 func (c *TCB) NextDeadline() (at time.Duration, ok bool) {
-	for _, d := range [...]time.Duration{c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt} {
+	for _, d := range [...]time.Duration{c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt, c.rack.ptoAt, c.rack.reoAt} {
 		if d != 0 && (!ok || d < at) {
 			at, ok = d, true
 		}
@@ -28,6 +28,7 @@ func (c *TCB) Tick(now time.Duration) {
 		c.setState(Closed, cause)
 		return
 	}
+	c.rackTick(now) // RFC 8985: the probe timeout and the reordering timer
 	if c.rtoAt != 0 && now >= c.rtoAt {
 		c.onRTO(now)
 		if c.state == Closed {
@@ -148,6 +149,7 @@ func (c *TCB) onRTO(now time.Duration) {
 	c.inRecov, c.dupAcks = false, 0
 	c.recover = c.snd.max
 	c.snd.nxt = c.snd.una // go back: resend from the oldest unacknowledged byte
+	c.rackOnRTO()
 }
 
 // onPersist sends a zero-window probe, or, when the window is open but too
@@ -177,7 +179,9 @@ func (c *TCB) onPersist(now time.Duration) {
 // NewReno recovery (RFC 6582).
 func (c *TCB) onNewAck(now time.Duration, acked int, rtt time.Duration) {
 	if !c.inRecov {
-		c.cc.OnAck(now, c.ccState(), acked, rtt)
+		if c.cwndLimited {
+			c.cc.OnAck(now, c.ccState(), acked, rtt)
+		}
 		return
 	}
 	if !c.snd.una.LessThan(c.recover) { // full ACK

@@ -19,6 +19,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "two stacks over a simulated link: watch a connection walk the RFC 9293 state diagram", runDemo},
+		{"serve", "serve HTTP, echo and discard to the kernel's TCP over a TUN device", runServe},
+		{"nc", "netcat over a TUN device: pipe stdin and stdout through a synack connection", runNC},
 	}
 }
 

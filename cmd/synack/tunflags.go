@@ -1,0 +1,272 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/synack-tcp/synack/link"
+	"github.com/synack-tcp/synack/link/tun"
+	"github.com/synack-tcp/synack/stack"
+	"github.com/synack-tcp/synack/tcp"
+)
+
+// Defaults of the TUN flags that "synack serve" and "synack nc" share.
+const (
+	defaultTUN      = "synack0"
+	defaultAddr     = "10.9.0.2"
+	defaultHostAddr = "10.9.0.1/24"
+)
+
+// tunOptions are the flags that put a synack stack on a TUN device: the
+// device, the kernel's address on it, synack's own address, and how the
+// stack reports its transitions.
+type tunOptions struct {
+	name     string
+	addrS    string
+	hostS    string
+	mtu      int
+	netns    string
+	msl      time.Duration
+	verbose  bool
+	json     bool
+	addr     netip.Addr   // parsed --addr
+	hostAddr netip.Prefix // parsed --host-addr
+}
+
+func (o *tunOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.name, "tun", defaultTUN, "create the TUN device `NAME`")
+	fs.StringVar(&o.addrS, "addr", defaultAddr, "synack's own IP address `ADDR` (inside --host-addr's prefix)")
+	fs.StringVar(&o.hostS, "host-addr", defaultHostAddr, "the kernel's address and prefix `CIDR` on the TUN device (the kernel routes the prefix to synack)")
+	fs.IntVar(&o.mtu, "mtu", tun.DefaultMTU, "the TUN device's `MTU`")
+	fs.StringVar(&o.netns, "netns", "", "create the TUN device inside network namespace `NAME` (as ip netns names it); the process stays where it is")
+	fs.DurationVar(&o.msl, "msl", 2*time.Minute, "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
+	fs.BoolVar(&o.verbose, "v", false, "print every state transition (as synack demo does)")
+	fs.BoolVar(&o.json, "json", false, "print every state transition as a JSON object (the fields of synack demo --json)")
+}
+
+// tunUsage is the paragraph both commands' usage ends with.
+const tunUsage = `The userspace stack needs a link of its own: it creates the TUN device
+--tun (default synack0), gives the kernel's side --host-addr (default
+10.9.0.1/24) and answers as --addr (default 10.9.0.2). Creating it needs
+CAP_NET_ADMIN (root, or ` + "`sudo setcap cap_net_admin+ep $(which synack)`" + `).`
+
+// check validates the flags after parsing; the error is one line.
+func (o *tunOptions) check() error {
+	switch {
+	case o.name == "" || len(o.name) > 15 || strings.ContainsAny(o.name, "/ \t\n:"):
+		return fmt.Errorf("--tun %q: want an interface name of 1 to 15 characters without '/', ':' or spaces", o.name)
+	case o.msl <= 0 || o.msl > time.Hour:
+		return errors.New("--msl must be positive and at most 1h")
+	}
+	var err error
+	if o.addr, err = netip.ParseAddr(o.addrS); err != nil {
+		return fmt.Errorf("--addr %q: want an IP address such as %s", o.addrS, defaultAddr)
+	}
+	if o.hostAddr, err = netip.ParsePrefix(o.hostS); err != nil {
+		return fmt.Errorf("--host-addr %q: want an address with a prefix length such as %s", o.hostS, defaultHostAddr)
+	}
+	o.addr = o.addr.Unmap()
+	switch {
+	case o.addr.Zone() != "":
+		return fmt.Errorf("--addr %s: zones are not supported", o.addr)
+	case o.addr.Is4() != o.hostAddr.Addr().Is4():
+		return fmt.Errorf("--addr %s and --host-addr %s are of different IP versions", o.addr, o.hostAddr)
+	case !o.hostAddr.Masked().Contains(o.addr):
+		return fmt.Errorf("--addr %s is outside --host-addr's prefix %s: the kernel would not route it to synack", o.addr, o.hostAddr.Masked())
+	case o.addr == o.hostAddr.Addr():
+		return fmt.Errorf("--addr %s is the kernel's own address (--host-addr): pick another in %s", o.addr, o.hostAddr.Masked())
+	case o.addr.IsMulticast() || o.addr.IsUnspecified() || o.addr == broadcast(o.hostAddr):
+		return fmt.Errorf("--addr %s cannot be a host's address", o.addr)
+	case o.mtu < 68 || o.mtu > 65535:
+		return fmt.Errorf("--mtu %d: want 68 to 65535", o.mtu)
+	case o.addr.Is6() && o.mtu < 1280:
+		return fmt.Errorf("--mtu %d is below IPv6's minimum of 1280", o.mtu)
+	}
+	return nil
+}
+
+// broadcast is an IPv4 prefix's broadcast address (invalid for IPv6).
+func broadcast(p netip.Prefix) netip.Addr {
+	if !p.Addr().Is4() || p.Bits() >= 31 {
+		return netip.Addr{}
+	}
+	a := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		a[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom4(a)
+}
+
+// openTUN opens the TUN device; tests replace it to inject errors.
+var openTUN = func(cfg tun.Config) (link.Endpoint, error) { return tun.Open(cfg) }
+
+// open creates the TUN device and a stack on it. The error is one line for
+// the user, prefixed with cmd ("synack serve").
+func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, error) {
+	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns})
+	if err != nil {
+		return nil, tunError(cmd, o.netns, err)
+	}
+	st, err := stack.New(ep, stack.Config{
+		Addrs:   []netip.Addr{o.addr},
+		TCP:     tcp.Config{MSL: o.msl, WindowScale: true},
+		OnEvent: onEvent,
+	})
+	if err != nil {
+		ep.Close()
+		return nil, fmt.Errorf("%s: %v", cmd, err)
+	}
+	return st, nil
+}
+
+// tunError explains a failure to create the TUN device in one line.
+func tunError(cmd, netns string, err error) error {
+	switch {
+	case errors.Is(err, tun.ErrPermission) && netns != "":
+		return fmt.Errorf("%s: creating a TUN device in network namespace %s needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run as root, or drop --netns and run inside it with `sudo ip netns exec %s synack ...`", cmd, netns, netns)
+	case errors.Is(err, tun.ErrPermission):
+		return fmt.Errorf("%s: creating TUN device needs CAP_NET_ADMIN: run as root, or `sudo setcap cap_net_admin+ep $(which synack)`", cmd)
+	case errors.Is(err, syscall.EBUSY):
+		return fmt.Errorf("%s: %v (is another program using that TUN device? choose another name with --tun)", cmd, err)
+	case errors.Is(err, syscall.EEXIST):
+		return fmt.Errorf("%s: %v (another interface already has that address or name: choose another --tun or --host-addr)", cmd, err)
+	}
+	return fmt.Errorf("%s: %v", cmd, err)
+}
+
+// describe is the one-line summary of the device and addresses.
+func (o *tunOptions) describe() string {
+	where := ""
+	if o.netns != "" {
+		where = " in network namespace " + o.netns
+	}
+	return fmt.Sprintf("synack is %s on TUN device %s%s (kernel side %s, MTU %d)", o.addr, o.name, where, o.hostAddr, o.mtu)
+}
+
+// ---- transition events ----
+
+// eventLog prints a stack's transitions (as `synack demo` does, or as
+// JSON) and tracks how many connections have not yet settled (reached
+// TIME-WAIT or CLOSED), so a command can let closes finish before it
+// exits. Its record method is the stack's OnEvent hook, which runs under
+// a connection's lock: it only queues, and a goroutine of its own writes,
+// so a slow terminal never stalls the stack.
+type eventLog struct {
+	name  string // the endpoint column: "serve", "nc"
+	w     io.Writer
+	json  bool
+	print bool
+
+	mu      sync.Mutex
+	queue   []row
+	open    int           // connections not yet in TIME-WAIT or CLOSED
+	changed chan struct{} // closed and replaced on every event
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+func newEventLog(name string, o *tunOptions, w io.Writer) *eventLog {
+	l := &eventLog{
+		name: name, w: w, json: o.json, print: o.verbose || o.json,
+		changed: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	if l.print && !l.json {
+		fmt.Fprintf(w, "%12s  %-8s  %-30s  %-31s  %s\n", "time (ms)", "endpoint", "connection", "transition", "cause")
+	}
+	go l.writer()
+	return l
+}
+
+// record is the stack's OnEvent hook.
+func (l *eventLog) record(e stack.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e.Remote.IsValid() { // a connection, not a listener
+		if (e.From == tcp.Closed || e.From == tcp.Listen) && e.To != tcp.Closed {
+			l.open++
+		}
+		if e.From != tcp.Closed && e.From != tcp.Listen && e.From != tcp.TimeWait &&
+			(e.To == tcp.TimeWait || e.To == tcp.Closed || e.To == tcp.Listen) {
+			l.open--
+		}
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+	if l.print && !l.closed {
+		l.queue = append(l.queue, newRow(l.name, e))
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (l *eventLog) writer() {
+	defer close(l.done)
+	enc := json.NewEncoder(l.w)
+	for {
+		<-l.wake
+		l.mu.Lock()
+		q, closed := l.queue, l.closed
+		l.queue = nil
+		l.mu.Unlock()
+		for _, x := range q {
+			if l.json {
+				enc.Encode(x)
+			} else {
+				fmt.Fprintf(l.w, "%12.3f  %-8s  %-30s  %-31s  %s\n", x.TMs, x.Endpoint, x.Conn, x.From+" -> "+x.To, x.Cause)
+			}
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+// settle waits until every connection has reached TIME-WAIT or CLOSED
+// (everything it sent is acknowledged), for at most d, or until stop is
+// closed (nil: never). It reports whether they all did.
+func (l *eventLog) settle(d time.Duration, stop <-chan struct{}) bool {
+	timeout := time.After(d)
+	for {
+		l.mu.Lock()
+		open, ch := l.open, l.changed
+		l.mu.Unlock()
+		if open <= 0 {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return false
+		case <-stop:
+			return false
+		}
+	}
+}
+
+// close prints what is queued and stops the writer. Events after it are
+// not printed.
+func (l *eventLog) close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	<-l.done
+}
