@@ -343,3 +343,47 @@ func (c *Conn) SetCongestionControl(name string) error {
 	defer c.mu.Unlock()
 	return c.tcb.SetCongestion(c.s.clk.Now(), name)
 }
+
+// SetNoDelay turns Nagle's algorithm off (true, the default, as in package
+// net) or on (RFC 9293 3.7.4, MUST-17).
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.s.clk.Now()
+	c.tcb.SetNoDelay(now, noDelay)
+	c.afterLocked(now)
+	return nil
+}
+
+// SetKeepAlive turns keep-alive probes on or off (MUST-24; off by default,
+// MUST-25), as net.TCPConn.SetKeepAlive does.
+func (c *Conn) SetKeepAlive(on bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.s.clk.Now()
+	c.tcb.SetKeepAlive(now, on, 0)
+	c.afterLocked(now)
+	return nil
+}
+
+// SetKeepAlivePeriod sets the idle time before the first probe and the
+// interval between probes, as net.TCPConn.SetKeepAlivePeriod does.
+func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.s.clk.Now()
+	c.tcb.SetKeepAlive(now, c.tcb.KeepAliveOn(), d)
+	c.afterLocked(now)
+	return nil
+}
+
+// SetCork holds back partial segments while on (full segments still go);
+// turning it off sends what waits.
+func (c *Conn) SetCork(on bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.s.clk.Now()
+	c.tcb.SetCork(now, on)
+	c.afterLocked(now)
+	return nil
+}

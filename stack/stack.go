@@ -44,6 +44,9 @@ type Config struct {
 	// NoWindowScale, NoTimestamps and NoSACK turn off options synack
 	// otherwise offers on every SYN (RFC 7323, RFC 2018).
 	NoWindowScale, NoTimestamps, NoSACK bool
+	// Nagle turns Nagle's algorithm on for new connections; like package
+	// net, synack sends small writes at once by default (TCP_NODELAY).
+	Nagle bool
 	// ECN turns on Explicit Congestion Notification (RFC 3168): SYNs ask
 	// for it, SYN,ACKs grant it, and new data goes out ECN-capable. Off by
 	// default, as Linux leaves it off for the connections it opens (Linux
@@ -204,6 +207,7 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	if s.cfg.TCP.SendBuf == 0 || s.cfg.TCP.SendBuf == defaultBuf {
 		c.SendBuf = min(max(c.SendBuf, 32*c.MSS), c.SendBufMax)
 	}
+	c.NoDelay = !s.cfg.Nagle
 	c.WindowScale = !s.cfg.NoWindowScale
 	c.Timestamps = !s.cfg.NoTimestamps
 	c.SACK = !s.cfg.NoSACK

@@ -245,7 +245,6 @@ func (c *TCB) sendProbe(now time.Duration) {
 	h := c.header(wire.TCP{Seq: uint32(c.snd.una.Add(^seq.Size(0))), Ack: uint32(c.rcv.nxt), Flags: wire.ACK})
 	h.Window = c.windowField()
 	c.stamp(now, h)
-	c.stats.ZeroWindowProbes++
 	c.transmit(h, nil, nil)
 }
 

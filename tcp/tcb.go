@@ -212,6 +212,7 @@ type Stats struct {
 	ChallengeAcks          uint64
 	DroppedSegs            uint64
 	ZeroWindowProbes       uint64
+	KeepAliveProbes        uint64
 	RetransmittedBytes     uint64
 	ResetsOut              uint64
 	UnacceptableSegsIn     uint64

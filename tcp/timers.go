@@ -69,6 +69,7 @@ func (c *TCB) onKeepalive(now time.Duration) {
 		return
 	}
 	c.kaProbes++
+	c.stats.KeepAliveProbes++
 	c.sendProbe(now)
 	c.keepaliveAt = now + c.cfg.KeepAliveInterval
 }
@@ -94,6 +95,9 @@ func (c *TCB) SetKeepAlive(now time.Duration, on bool, idle time.Duration) {
 		c.keepaliveAt = now + c.cfg.KeepAliveIdle
 	}
 }
+
+// KeepAliveOn reports whether keep-alive is on.
+func (c *TCB) KeepAliveOn() bool { return c.cfg.KeepAlive }
 
 // SetNoDelay turns Nagle's algorithm off (true) or on (MUST-17).
 func (c *TCB) SetNoDelay(now time.Duration, on bool) {
@@ -171,6 +175,7 @@ func (c *TCB) onPersist(now time.Duration) {
 		return
 	}
 	c.sendProbe(now)
+	c.stats.ZeroWindowProbes++
 	c.persistExp++
 	c.persistAt = now + c.persistBackoff()
 }
