@@ -163,4 +163,29 @@ func TestDemoPcap(t *testing.T) {
 	if err != nil || !strings.Contains(string(o), "SYN") {
 		t.Fatalf("tshark -r: %v\n%s", err, o)
 	}
+	// Under loss: the SYNs show the negotiated options, and ACKs carry SACK
+	// blocks (issue 4: RFC 7323, RFC 2018 as a real dissector reads them).
+	lossy := filepath.Join(t.TempDir(), "lossy.pcap")
+	if run([]string{"demo", "--pcap", lossy, "--loss", "5%", "--size", "200000", "--msl", "1s"}, &out, &errb) != 0 {
+		t.Fatal(errb.String())
+	}
+	syn, err := exec.Command("tshark", "-r", lossy, "-Y", "tcp.flags.syn==1", "-T", "fields",
+		"-e", "tcp.options.mss_val", "-e", "tcp.options.wscale.shift", "-e", "tcp.options.sack_perm", "-e", "tcp.options.timestamp.tsval").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(syn)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("SYNs: %q", syn)
+	}
+	for _, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 4 || f[0] != "1460" || f[1] == "" || f[2] == "" || f[3] == "" {
+			t.Fatalf("SYN options (mss, wscale, sack_perm, tsval) = %q", l)
+		}
+	}
+	sack, err := exec.Command("tshark", "-r", lossy, "-Y", "tcp.options.sack_le", "-T", "fields", "-e", "tcp.options.sack_le").Output()
+	if err != nil || len(strings.TrimSpace(string(sack))) == 0 {
+		t.Fatalf("no SACK blocks in a lossy capture: %v", err)
+	}
 }
