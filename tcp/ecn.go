@@ -94,10 +94,12 @@ func (c *TCB) ecnArrive(now time.Duration, h *wire.TCP, n int) {
 // window as for a loss (the congestion controller's reduction), without
 // retransmitting anything, at most once per window of data: not again
 // until SND.UNA passes SND.MAX as it was at the reduction. The next new
-// data segment carries CWR. When loss recovery already reduced the window
-// for this window of data, only the CWR goes out.
+// data segment carries CWR; until it has gone out the receiver cannot
+// have stopped echoing, so echoes then are still the old mark's. When
+// loss recovery already reduced the window for this window of data, only
+// the CWR goes out.
 func (c *TCB) ecnReduce(now time.Duration) {
-	if c.ecn.reduced && !c.snd.una.GreaterThan(c.ecn.recover) {
+	if c.ecn.cwr || c.ecn.reduced && !c.snd.una.GreaterThan(c.ecn.recover) {
 		return
 	}
 	c.ecn.reduced, c.ecn.recover, c.ecn.cwr = true, c.snd.max, true
