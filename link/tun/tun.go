@@ -24,6 +24,10 @@ const DefaultMTU = 1500
 // error also wraps the errno, so errors.Is(err, os.ErrPermission) holds too.
 var ErrPermission = errors.New("tun: permission denied")
 
+// TxQueueLen is the length given to the device's kernel-side queue (the
+// packets the kernel sends toward synack); Linux's default is 500.
+const TxQueueLen = 10000
+
 // Config describes the TUN device to open.
 type Config struct {
 	// Name is the interface name (at most 15 bytes). Empty lets the kernel

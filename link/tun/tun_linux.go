@@ -162,6 +162,14 @@ func configure(name string, mtu int, host netip.Prefix) error {
 	if err := unix.IoctlIfreq(s, unix.SIOCSIFMTU, ifr); err != nil {
 		return mapErr(fmt.Sprintf("set MTU %d on %s", mtu, name), err)
 	}
+	// The kernel queues packets for the device until our reader takes
+	// them; its default of 500 tail-drops the first burst of a hundred
+	// connections opening at once. A deeper queue lets TCP's own windows,
+	// not the device, bound what waits.
+	ifr.SetUint32(TxQueueLen)
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFTXQLEN, ifr); err != nil {
+		return mapErr(fmt.Sprintf("set txqueuelen on %s", name), err)
+	}
 	if host.IsValid() {
 		if err := unix.IoctlIfreq(s, unix.SIOCGIFINDEX, ifr); err != nil {
 			return fmt.Errorf("tun: index of %s: %w", name, err)

@@ -379,7 +379,7 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for _, want := range []string{"mtu 9000", "inet6 fd00:9::1/64", ",UP"} {
+	for _, want := range []string{"mtu 9000", "inet6 fd00:9::1/64", ",UP", fmt.Sprintf("qlen %d", TxQueueLen)} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("device lacks %q:\n%s", want, out)
 		}
