@@ -143,7 +143,10 @@ func (c *TCB) rackSent(now time.Duration, s, end seq.Value) {
 	if !c.sackOK {
 		return
 	}
-	r := &c.rack
+	if c.rack == nil {
+		c.rack = &rackState{} // made on first use: an idle connection holds none
+	}
+	r := c.rack
 	from := s
 	if r.highOK && s.LessThan(r.high) {
 		for i := r.find(s); i < r.n; i++ {
@@ -201,7 +204,10 @@ func (r *rackState) deliver(now time.Duration, e *rackSeg, d *rackDelivered) {
 // after the scoreboard took its SACK blocks and SND.UNA moved; n is the
 // segment's payload length.
 func (c *TCB) rackOnAck(now time.Duration, h *wire.TCP, n int) {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	advanced := r.una != c.snd.una
 	r.una = c.snd.una
 	var d rackDelivered
@@ -243,7 +249,10 @@ func (c *TCB) rackOnAck(now time.Duration, h *wire.TCP, n int) {
 
 // rackSACKed marks the entries this ACK's SACK blocks newly cover.
 func (c *TCB) rackSACKed(now time.Duration, h *wire.TCP, d *rackDelivered) {
-	r, o := &c.rack, &h.Options
+	r, o := c.rack, &h.Options
+	if r == nil {
+		return
+	}
 	for b := 0; b < int(o.NumSACK) && b < wire.MaxSACKBlocks; b++ {
 		l, rt := seq.Value(o.SACK[b].Left), seq.Value(o.SACK[b].Right)
 		if !l.LessThan(rt) || !c.snd.una.LessThan(rt) {
@@ -296,7 +305,10 @@ func dsackBlock(h *wire.TCP) (wire.SACKBlock, bool) {
 // spurious retransmission), and shrink it back after 16 recoveries
 // without one.
 func (c *TCB) rackDSACK(dsack bool) {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	if r.dsackRoundOK && !c.snd.una.LessThan(r.dsackRound) {
 		r.dsackRoundOK = false
 	}
@@ -322,7 +334,10 @@ func (c *TCB) rackDSACK(dsack bool) {
 // SACKed (RACK then acts as fast as DupThresh would), else a quarter of
 // min_RTT per multiple, at most SRTT.
 func (c *TCB) rackReoWnd() time.Duration {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return 0
+	}
 	if !r.reorderingSeen && (c.rackInRecovery() || r.sacked >= dupThresh) {
 		return 0
 	}
@@ -333,7 +348,10 @@ func (c *TCB) rackReoWnd() time.Duration {
 // segment sent before RACK.xmit_ts and outstanding longer than RACK.rtt +
 // reo_wnd is lost; the timer waits for the others sent before it.
 func (c *TCB) rackDetect(now time.Duration) {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	r.reoAt = 0
 	if !r.valid {
 		return
@@ -382,7 +400,10 @@ func (s *scoreboard) withRACK(lost seq.Value, ok bool) (seq.Value, bool) {
 // retransmissions); NextSeg's holes above HighRxt cover the others. It
 // reports whether it sent anything.
 func (c *TCB) rackRetransmitLost(now time.Duration) bool {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return false
+	}
 	if r.lostRtx == 0 {
 		return false
 	}
@@ -449,7 +470,10 @@ func (c *TCB) tlpAllowed() bool {
 // synack's own receiver does), so a full segment and a partial one may
 // wait for a delayed ACK too.
 func (c *TCB) tlpArm(now time.Duration) {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	if !c.tlpAllowed() {
 		r.ptoAt = 0
 		return
@@ -474,7 +498,10 @@ func (c *TCB) tlpArm(now time.Duration) {
 // Then the RTO, not the PTO, guards the flight: restarted after a probe,
 // left as it was (armed: it runs beside the PTO) when none went out.
 func (c *TCB) onPTO(now time.Duration) {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	r.ptoAt = 0
 	if c.snd.una == c.snd.max || !c.tlpAllowed() || r.tlpOn {
 		return
@@ -497,7 +524,10 @@ func (c *TCB) onPTO(now time.Duration) {
 // tlpResendLast retransmits the highest-sequence segment sent (7.3: it
 // lets the ACK tell which transmission arrived).
 func (c *TCB) tlpResendLast(now time.Duration) bool {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return false
+	}
 	dataEnd := c.sndHead.Add(seq.Size(c.sb.n))
 	end := seq.Min(c.snd.max, dataEnd)
 	s := seq.Max(seq.Max(c.snd.una, c.sndHead), end.Add(-seq.Size(c.snd.mss)))
@@ -511,7 +541,10 @@ func (c *TCB) tlpResendLast(now time.Duration) bool {
 // a loss (no D-SACK says the original arrived too) reduces the window as a
 // fast recovery would have.
 func (c *TCB) tlpOnAck(now time.Duration, h *wire.TCP, n int, advanced bool, ds wire.SACKBlock, dsOK bool) {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	ack := seq.Value(h.Ack)
 	if !r.tlpOn || ack.LessThan(r.tlpEnd) {
 		return
@@ -532,7 +565,10 @@ func (c *TCB) tlpOnAck(now time.Duration, h *wire.TCP, n int, advanced bool, ds 
 
 // rackTick runs the PTO and the RACK reordering timer.
 func (c *TCB) rackTick(now time.Duration) {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	if r.ptoAt != 0 && now >= r.ptoAt {
 		c.onPTO(now)
 	}
@@ -545,13 +581,19 @@ func (c *TCB) rackTick(now time.Duration) {
 // rackOnRTO: the RTO takes over (go-back-N resends and re-times what it
 // must); the probe and the reordering timer are dropped.
 func (c *TCB) rackOnRTO() {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return
+	}
 	r.ptoAt, r.reoAt, r.tlpOn = 0, 0, false
 }
 
 // rackInvariants checks the segment ring against the send variables.
 func (c *TCB) rackInvariants() error {
-	r := &c.rack
+	r := c.rack
+	if r == nil {
+		return nil
+	}
 	sacked, lostRtx := 0, 0
 	for i := 0; i < r.n; i++ {
 		e := r.at(i)

@@ -188,7 +188,7 @@ type TCB struct {
 	ts       tsState
 	sackOK   bool       // both sides permitted SACK
 	board    scoreboard // what the peer SACKed (sender side)
-	rack     rackState  // RACK-TLP loss detection (RFC 8985), with SACK
+	rack     *rackState // RACK-TLP loss detection (RFC 8985), with SACK
 	ecn      ecnState   // explicit congestion notification (RFC 3168)
 	dsack    span       // a duplicate to report (RFC 2883)
 	dsackOn  bool
@@ -304,7 +304,7 @@ func (c *TCB) deleteTCB() {
 	c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt = 0, 0, 0, 0, 0
 	c.sb = ring{size: c.sb.size}
 	c.ooo = reasm{}
-	c.rack = rackState{}
+	c.rack = nil
 	c.ackNow = false
 }
 

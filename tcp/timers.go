@@ -9,7 +9,11 @@ import (
 // NextDeadline is the earliest instant at which Tick has work; ok is false
 // when no timer is armed.
 func (c *TCB) NextDeadline() (at time.Duration, ok bool) {
-	for _, d := range [...]time.Duration{c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt, c.rack.ptoAt, c.rack.reoAt} {
+	var pto, reo time.Duration
+	if c.rack != nil {
+		pto, reo = c.rack.ptoAt, c.rack.reoAt
+	}
+	for _, d := range [...]time.Duration{c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt, pto, reo} {
 		if d != 0 && (!ok || d < at) {
 			at, ok = d, true
 		}
