@@ -21,7 +21,7 @@ type synackPair struct {
 }
 
 func newSynackPair(mtu int) (Pair, error) {
-	a, b := pipe.NewQueue(mtu, 1<<16) // deep enough never to drop, like the gVisor link
+	a, b := pipe.NewQueue(mtu, 1<<20) // deep enough never to drop, like the gVisor link
 	cli, err := stack.New(a, stack.Config{Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1")}})
 	if err != nil {
 		return nil, err
