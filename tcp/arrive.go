@@ -198,6 +198,15 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		return
 	}
 	ok, zeroWnd := c.acceptable(sq, n)
+	if !ok && n == 0 && f&wire.RST == 0 && sq == c.rcv.adv && c.rcv.adv.GreaterThan(c.rcv.nxt) {
+		// Deliberately one past RFC 9293's table, as Linux and the BSDs
+		// do: an empty segment at exactly the right edge is taken. A peer
+		// that filled our window sends its ACKs with SEQ = SND.NXT = that
+		// edge; rejecting them drops the acknowledgment they carry, and two
+		// peers that filled each other's windows then trade ACKs until R2
+		// (found by the soak harness; see internal/simharness regressions).
+		ok = true
+	}
 	if !ok { // first: sequence number check
 		c.unacceptable(now, h, len(payload))
 		return
@@ -273,6 +282,9 @@ func (c *TCB) unacceptable(now time.Duration, h *wire.TCP, n int) {
 	}
 	if c.state == TimeWait && h.Flags&wire.FIN != 0 {
 		c.timeWaitAt = now + 2*c.cfg.MSL
+	}
+	if n == 0 && h.Flags&(wire.SYN|wire.FIN) == 0 && c.oowLimited(now) {
+		return // an empty segment: its answer is throttled (see oowLimited)
 	}
 	c.ackNow = true
 }
@@ -535,4 +547,22 @@ func (c *TCB) enterTimeWait(now time.Duration, cause Cause) {
 	c.rtoAt, c.persistAt = 0, 0
 	c.timeWaitAt = now + 2*c.cfg.MSL // MUST-13
 	c.setState(TimeWait, cause)
+}
+
+// oowRateLimit spaces the ACKs that answer unacceptable empty segments and
+// the challenge ACKs of RFC 5961 (7: throttle them), as Linux's
+// tcp_invalid_ratelimit does. Two peers that disagree about the sequence
+// space would otherwise answer each other's ACKs with ACKs forever, at no
+// cost of time (found by FuzzConnPair: a segment given a FIN on the wire).
+const oowRateLimit = 500 * time.Millisecond
+
+// oowLimited reports whether such an ACK must be skipped now; if not, it
+// records that one goes out.
+func (c *TCB) oowLimited(now time.Duration) bool {
+	if c.oowSent && now-c.oowAt < oowRateLimit {
+		c.stats.ThrottledAcks++
+		return true
+	}
+	c.oowSent, c.oowAt = true, now
+	return false
 }

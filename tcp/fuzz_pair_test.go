@@ -507,7 +507,6 @@ var fzRegressions = []struct {
 	{
 		name: "ack-war-after-added-fin",
 		data: []byte("100000000000x\xffy\xff7008Bx7\x02\xc8$"),
-		skip: "BUG (reported): no ACK throttling; two desynchronized TCBs exchange ACKs for ever (RFC 5961 7)",
 		why: "Both ISS 808464432. A's 196-byte segment at 808466737 gets a FIN added on the wire; B takes it " +
 			"and, in CLOSING, has RCV.NXT 808466934, one past anything A sent. A (FIN-WAIT-1, FIN not yet " +
 			"sent, SND.MAX 808466933) answers B's ACK=808466934 with an ACK (3.10.7.4: SEG.ACK > SND.NXT); " +
@@ -517,7 +516,6 @@ var fzRegressions = []struct {
 	{
 		name: "ack-war-at-window-edge",
 		data: []byte("700000000000x\xffy\xff0720700"),
-		skip: "BUG (reported): a pure ACK at the right window edge is unacceptable (RFC 9293 Table 6), and two such peers trade ACKs until an RTO",
 		why: "No lie, only two drops: A and B (both ISS 808464432) each filled the other's 2500-byte window " +
 			"and lost their second segment. Each now sends pure ACKs with SEQ=SND.NXT=808466933, which is " +
 			"RCV.NXT+RCV.WND on the other side: 3.10.7.4's first check (RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND) " +

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"testing"
+	"time"
 )
 
 // RFC 9293 3.10.7.4 first step, Table 6, receive window > 0: a segment of
@@ -17,7 +18,8 @@ func TestSegSeqCheckOpenWindow(t *testing.T) {
 	}{
 		{"<SEQ=301><ACK=101><CTL=ACK>", true, 301},
 		{"<SEQ=8300><ACK=101><CTL=ACK>", true, 301}, // last in window
-		{"<SEQ=8301><ACK=101><CTL=ACK>", false, 301},
+		{"<SEQ=8301><ACK=101><CTL=ACK>", true, 301}, // at the right edge: taken, as in Linux (see acceptable)
+		{"<SEQ=8302><ACK=101><CTL=ACK>", false, 301},
 		{"<SEQ=300><ACK=101><CTL=ACK>", false, 301},
 		{"<SEQ=301><ACK=101><CTL=ACK><DATA=abc>", true, 304},
 		{"<SEQ=291><ACK=101><CTL=ACK><DATA=0123456789abcdefghij>", true, 311}, // straddles the left edge
@@ -77,7 +79,10 @@ func TestSegSeqCheckZeroWindow(t *testing.T) {
 	f := zeroWindow(t)
 	f.step(0, "<SEQ=8301><ACK=101><CTL=ACK>", Established)
 	f.step(0, "<SEQ=8302><ACK=101><CTL=ACK>", Established, "<SEQ=106><ACK=8301><CTL=ACK><WND=0>")
-	f.step(0, "<SEQ=8300><ACK=101><CTL=ACK>", Established, "<SEQ=106><ACK=8301><CTL=ACK><WND=0>")
+	// Answers to unacceptable empty segments are throttled to one per
+	// 500 ms (RFC 5961 7; Linux's tcp_invalid_ratelimit): no ACK war.
+	f.step(0, "<SEQ=8300><ACK=101><CTL=ACK>", Established)
+	f.step(600*time.Millisecond, "<SEQ=8300><ACK=101><CTL=ACK>", Established, "<SEQ=106><ACK=8301><CTL=ACK><WND=0>")
 	// Text at RCV.NXT: not acceptable (no room), answered with an ACK.
 	f.step(0, "<SEQ=8301><ACK=101><CTL=ACK><DATA=x>", Established, "<SEQ=106><ACK=8301><CTL=ACK><WND=0>")
 	// MUST-66: the ACK field of such a segment still counts.

@@ -160,7 +160,11 @@ type TCB struct {
 	ccs         CongestionState
 	lastSend    time.Duration // when data last went out (slow start after idle)
 	cwndLimited bool          // the flight filled at least half of cwnd (RFC 7661)
-	sentData    bool          // lastSend is set
+	oowSent     bool          // an ACK for an unacceptable empty segment went out...
+	oowAt       time.Duration // ...at this instant
+	lastRTOTS   uint32        // our timestamp clock at the latest RTO
+	rtoSeen     bool
+	sentData    bool // lastSend is set
 	dupAcks     int
 	recover     seq.Value // NewReno recovery point (RFC 6582)
 	inRecov     bool
@@ -213,6 +217,7 @@ type Stats struct {
 	DroppedSegs            uint64
 	ZeroWindowProbes       uint64
 	KeepAliveProbes        uint64
+	ThrottledAcks          uint64 // answers to unacceptable empty segments skipped (RFC 5961 7)
 	RetransmittedBytes     uint64
 	ResetsOut              uint64
 	UnacceptableSegsIn     uint64

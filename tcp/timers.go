@@ -151,6 +151,7 @@ func (c *TCB) onRTO(now time.Duration) {
 		return
 	}
 	c.retrans++
+	c.lastRTOTS, c.rtoSeen = c.tsNow(now), true
 	c.rtt.backoff()
 	c.rtt.cancel()
 	c.cc.OnTimeout(now, c.ccState())

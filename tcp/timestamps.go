@@ -100,6 +100,14 @@ func (c *TCB) tsSample(now time.Duration) time.Duration {
 	if !c.ts.ok || c.ts.segTSecr == 0 {
 		return 0
 	}
+	if c.rtoSeen && int32(c.ts.segTSecr-c.lastRTOTS) < 0 {
+		// A Karn's rule for timestamps: an echo of a segment sent before
+		// the latest timeout may answer a retransmission of data the peer
+		// held all along (its sequence check rejects the duplicate before
+		// RFC 7323 4.3 updates TS.Recent), and would measure the timeout,
+		// not the path (found by the soak harness, seed 11019).
+		return 0
+	}
 	ms := int32(c.tsNow(now) - c.ts.segTSecr)
 	if ms < 0 {
 		return 0

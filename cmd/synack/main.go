@@ -21,6 +21,7 @@ func commands() []command {
 		{"demo", "two stacks over a simulated link: watch a connection walk the RFC 9293 state diagram", runDemo},
 		{"serve", "serve HTTP, echo and discard to the kernel's TCP over a TUN device", runServe},
 		{"nc", "netcat over a TUN device: pipe stdin and stdout through a synack connection", runNC},
+		{"soak", "run many seeds of two stacks over a faulty simulated network; print the failures", runSoak},
 	}
 }
 
