@@ -39,3 +39,14 @@ type ReceiverFunc func(pkts [][]byte)
 
 // DeliverPackets implements Receiver.
 func (f ReceiverFunc) DeliverPackets(pkts [][]byte) { f(pkts) }
+
+// Gatherer is an Endpoint that also takes each packet in pieces and joins
+// them itself, as a NIC's scatter-gather DMA does, so a writer whose
+// payload already sits in its own memory need not copy it into a packet
+// first.
+type Gatherer interface {
+	// WritePacketsGather transmits packets like WritePackets, packet i
+	// being pieces[i][0], pieces[i][1] and pieces[i][2] joined. The
+	// endpoint copies what it keeps.
+	WritePacketsGather(pieces [][3][]byte) (int, error)
+}

@@ -55,8 +55,7 @@ func (c *Conn) SendSegment(h *wire.TCP, p1, p2 []byte) {
 		tos = ecnECT0
 	}
 	if !c.b.add(c.id, h, p1, p2, tos) {
-		c.s.ep.WritePackets(c.b.pkts)
-		c.b.reset()
+		c.b.write(c.s)
 		c.b.add(c.id, h, p1, p2, tos)
 	}
 }

@@ -11,15 +11,29 @@ type timeT = time.Duration
 // batch collects outbound packets so one WritePackets call carries many.
 // Packets are built in place in buf, which never grows: a packet that would
 // not fit sends the batch first.
+//
+// On a link.Gatherer link only the headers are built in buf; each packet
+// is handed over as header and payload pieces, the payload still in the
+// connection's send buffer (valid until the batch is sent, which happens
+// before the connection's lock is released), saving a copy per packet.
 type batch struct {
-	buf  []byte
-	pkts [][]byte
+	buf    []byte
+	pkts   [][]byte
+	gather bool
+	pieces [][3][]byte
 }
 
 const batchPackets = 64
 
-func newBatch(mtu int) *batch {
-	return &batch{buf: make([]byte, 0, max(mtu+120, 64<<10)), pkts: make([][]byte, 0, batchPackets)}
+func newBatch(mtu int, gather bool) *batch {
+	b := &batch{gather: gather, pkts: make([][]byte, 0, batchPackets)}
+	if gather {
+		b.buf = make([]byte, 0, batchPackets*(wire.IPv6HeaderLen+wire.TCPMaxHeaderLen))
+		b.pieces = make([][3][]byte, 0, batchPackets)
+	} else {
+		b.buf = make([]byte, 0, max(mtu+120, 64<<10))
+	}
+	return b
 }
 
 // add builds one IP packet carrying h and the payload p1+p2, with tos in
@@ -32,7 +46,11 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, tos uint8) bool {
 	if !id.local.Addr().Is4() {
 		ipl = wire.IPv6HeaderLen
 	}
-	if cap(b.buf)-len(b.buf) < ipl+hl+n || len(b.pkts) == cap(b.pkts) {
+	room := ipl + hl
+	if !b.gather {
+		room += n
+	}
+	if cap(b.buf)-len(b.buf) < room || len(b.pkts) == cap(b.pkts) || len(b.pieces) == cap(b.pieces) && b.gather {
 		return false
 	}
 	start := len(b.buf)
@@ -40,6 +58,23 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, tos uint8) bool {
 	b.buf = wire.AppendIPHeader(b.buf, id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, tos, hl+n)
 	t := len(b.buf)
 	b.buf = h.Append(b.buf)
+	if b.gather {
+		hdr := b.buf[t:]
+		hdr[16], hdr[17] = 0, 0
+		// MUST-2: the checksum chained over the pieces (RFC 1071).
+		sum := wire.Checksum(hdr, wire.PseudoHeaderSum(id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, hl+n))
+		sum = wire.Checksum(p1, sum)
+		if len(p1)%2 == 1 {
+			sum = wire.ChecksumOdd(p2, sum)
+		} else {
+			sum = wire.Checksum(p2, sum)
+		}
+		c := wire.Fold(sum)
+		hdr[16], hdr[17] = byte(c>>8), byte(c)
+		b.pieces = append(b.pieces, [3][]byte{b.buf[start:], p1, p2})
+		b.pkts = append(b.pkts, nil) // counts packets in both modes
+		return true
+	}
 	b.buf = append(b.buf, p1...)
 	b.buf = append(b.buf, p2...)
 	wire.SetTCPChecksum(id.local.Addr(), id.remote.Addr(), b.buf[t:]) // MUST-2
@@ -51,15 +86,25 @@ func (b *batch) reset() {
 	b.buf = b.buf[:0]
 	clear(b.pkts)
 	b.pkts = b.pkts[:0]
+	clear(b.pieces)
+	b.pieces = b.pieces[:0]
+}
+
+// write sends what the batch holds and empties it.
+func (b *batch) write(s *Stack) {
+	switch {
+	case b.gather && len(b.pieces) > 0:
+		s.gather.WritePacketsGather(b.pieces)
+	case len(b.pkts) > 0:
+		s.ep.WritePackets(b.pkts)
+	}
+	b.reset()
 }
 
 func (s *Stack) getBatch() *batch { return s.out.Get().(*batch) }
 
 // sendBatch writes the batch to the link and recycles it.
 func (s *Stack) sendBatch(b *batch) {
-	if len(b.pkts) > 0 {
-		s.ep.WritePackets(b.pkts)
-	}
-	b.reset()
+	b.write(s)
 	s.out.Put(b)
 }

@@ -99,6 +99,7 @@ type Stack struct {
 	stats   Stats
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out     sync.Pool             // *batch
+	gather  link.Gatherer         // ep, when it takes packets in pieces
 }
 
 // defaultBuf is the initial send and receive buffer size.
@@ -149,7 +150,8 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 		s.secret = randomSecret()
 	}
 	s.timers.init(s)
-	s.out.New = func() any { return newBatch(s.mtu) }
+	s.gather, _ = ep.(link.Gatherer)
+	s.out.New = func() any { return newBatch(s.mtu, s.gather != nil) }
 	ep.Attach(s)
 	return s, nil
 }

@@ -135,3 +135,10 @@ func VerifyTCPChecksum(src, dst netip.Addr, seg []byte) bool {
 	}
 	return Fold(Checksum(seg, PseudoHeaderSum(src, dst, ProtoTCP, len(seg)))) == 0
 }
+
+// ChecksumOdd is Checksum for bytes that continue a sum at an odd offset:
+// after a piece of odd length, the next piece's bytes fall in the other
+// halves of the 16-bit words (RFC 1071 2(B)).
+func ChecksumOdd(b []byte, initial uint32) uint32 {
+	return uint32(fold16(uint64(initial) + uint64(fold16(sum64(b)))))
+}

@@ -152,3 +152,28 @@ func TestTCPChecksumGolden(t *testing.T) {
 		t.Error("short segment verified")
 	}
 }
+
+// A sum taken in pieces, odd lengths included, equals the sum of the whole.
+func TestChecksumPieces(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for i := 0; i < 2000; i++ {
+		b := make([]byte, r.Intn(300))
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		cut1 := r.Intn(len(b) + 1)
+		cut2 := cut1 + r.Intn(len(b)-cut1+1)
+		sum, odd := uint32(0), false
+		for _, p := range [][]byte{b[:cut1], b[cut1:cut2], b[cut2:]} {
+			if odd {
+				sum = ChecksumOdd(p, sum)
+			} else {
+				sum = Checksum(p, sum)
+			}
+			odd = odd != (len(p)%2 == 1)
+		}
+		if Fold(sum) != Fold(Checksum(b, 0)) {
+			t.Fatalf("pieces %d/%d/%d: %#x, whole %#x", cut1, cut2-cut1, len(b)-cut2, Fold(sum), Fold(Checksum(b, 0)))
+		}
+	}
+}

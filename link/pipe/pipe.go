@@ -157,7 +157,38 @@ func bufCap(n, mtu int) int {
 // WritePackets implements link.Endpoint. Packets over the MTU, packets that
 // find the peer's queue full and packets written after the peer closed are
 // dropped (and counted) but reported as accepted.
-func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
+func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) { return write(e, whole(pkts)) }
+
+// WritePacketsGather implements link.Gatherer: each packet arrives in
+// pieces and is joined in the pipe's own buffer, the one copy it makes.
+func (e *Endpoint) WritePacketsGather(pieces [][3][]byte) (int, error) {
+	return write(e, gathered(pieces))
+}
+
+// source is what write takes packets from.
+type source interface {
+	count() int
+	size(i int) int
+	appendTo(b []byte, i int) []byte
+}
+
+type whole [][]byte
+
+func (w whole) count() int                      { return len(w) }
+func (w whole) size(i int) int                  { return len(w[i]) }
+func (w whole) appendTo(b []byte, i int) []byte { return append(b, w[i]...) }
+
+type gathered [][3][]byte
+
+func (g gathered) count() int     { return len(g) }
+func (g gathered) size(i int) int { return len(g[i][0]) + len(g[i][1]) + len(g[i][2]) }
+func (g gathered) appendTo(b []byte, i int) []byte {
+	return append(append(append(b, g[i][0]...), g[i][1]...), g[i][2]...)
+}
+
+// write is generic rather than taking a source interface: boxing the
+// slice in an interface would allocate on every call.
+func write[S source](e *Endpoint, src S) (int, error) {
 	q := e.out
 	q.wmu.Lock()
 	if q.wclosed {
@@ -166,8 +197,8 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 	}
 	t := q.tail.Load()
 	h := q.reclaim()
-	for _, p := range pkts {
-		n := len(p)
+	for i := 0; i < src.count(); i++ {
+		n := src.size(i)
 		switch {
 		case n > e.mtu:
 			q.dropMTU++
@@ -193,7 +224,7 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 		if cap(b) < n {
 			b = make([]byte, 0, bufCap(n, e.mtu))
 		}
-		q.ring[t&q.mask] = append(b, p...)
+		q.ring[t&q.mask] = src.appendTo(b, i)
 		t++
 		q.sent++
 		q.sentBytes += uint64(n)
@@ -206,7 +237,7 @@ func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
 	if published && q.sleeping.Load() && q.sleeping.CompareAndSwap(true, false) {
 		q.signal()
 	}
-	return len(pkts), nil
+	return src.count(), nil
 }
 
 // reclaim moves the buffers of the slots the consumer has released onto the
@@ -332,4 +363,7 @@ func (e *Endpoint) Stats() Stats {
 	return s
 }
 
-var _ link.Endpoint = (*Endpoint)(nil)
+var (
+	_ link.Endpoint = (*Endpoint)(nil)
+	_ link.Gatherer = (*Endpoint)(nil)
+)
