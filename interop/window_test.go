@@ -174,9 +174,16 @@ func TestReceiveWindowKeepsItsPromise(t *testing.T) {
 	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Errorf("after all the data: %d, %v; want EOF", n, err)
 	}
+	// A kernel retransmission that synack found to be a pure duplicate
+	// (unacceptable: it already held the data) is a spurious timeout of
+	// the kernel's, which a slow (say, race-instrumented) process can
+	// cause. The bug this test guards against shows as data synack
+	// discarded: out-of-order arrivals after a trim, or more
+	// retransmissions than duplicates.
 	retrans := e.kernelTCPStat("RetransSegs") - retrans0
-	if drops := e.tunTxDropped(); drops == 0 && retrans != 0 {
+	st := c.Status().Stats
+	if drops := e.tunTxDropped(); drops == 0 && retrans != 0 && (st.OutOfOrderSegs > 0 || uint64(retrans) > st.UnacceptableSegsIn) {
 		t.Errorf("the kernel retransmitted %d segments to synack over a link that lost none (synack: %d out of order, %d unacceptable)",
-			retrans, c.Status().Stats.OutOfOrderSegs, c.Status().Stats.UnacceptableSegsIn)
+			retrans, st.OutOfOrderSegs, st.UnacceptableSegsIn)
 	}
 }
