@@ -53,13 +53,3 @@ func (q *reasm) advance(nxt seq.Value) seq.Value {
 	}
 	return nxt
 }
-
-func (q *reasm) empty() bool { return len(q.spans) == 0 }
-
-// highest is the end of the furthest out-of-order byte held.
-func (q *reasm) highest() (seq.Value, bool) {
-	if len(q.spans) == 0 {
-		return 0, false
-	}
-	return q.spans[len(q.spans)-1].end, true
-}

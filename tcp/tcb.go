@@ -11,13 +11,12 @@ import (
 // Errors a TCB reports, named after RFC 9293 3.10's messages. The stack
 // maps them to the errno values package net users expect.
 var (
-	ErrNotExist    = errors.New("connection does not exist")
-	ErrExists      = errors.New("connection already exists")
-	ErrClosing     = errors.New("connection closing")
-	ErrReset       = errors.New("connection reset")
-	ErrRefused     = errors.New("connection refused")
-	ErrTimeout     = errors.New("connection timed out")
-	ErrInsufficent = errors.New("insufficient resources")
+	ErrNotExist = errors.New("connection does not exist")
+	ErrExists   = errors.New("connection already exists")
+	ErrClosing  = errors.New("connection closing")
+	ErrReset    = errors.New("connection reset")
+	ErrRefused  = errors.New("connection refused")
+	ErrTimeout  = errors.New("connection timed out")
 )
 
 // Sender transmits the segments a TCB makes. The TCB fills everything but
