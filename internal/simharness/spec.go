@@ -170,7 +170,7 @@ func (s *Spec) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&s.NoDelay, "nodelay", s.NoDelay, "disable Nagle's algorithm")
 	fs.BoolVar(&s.IPv6, "ipv6", s.IPv6, "run over IPv6")
 	fs.Var(durValue{&s.MSL}, "msl", "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
-	fs.Var(durValue{&s.R2}, "r2", "give up after retransmitting this long (0: 15m)")
+	fs.Var(durValue{&s.R2}, "r2", "give up after retransmitting this long (0: 5m)")
 	fs.Var(closeValue{&s.Close}, "close", "who closes: half (both shut down writing, then close), client or server (closes first)")
 	fs.Var(readValue{&s.ReadChunk, &s.ReadEvery}, "read", "slow reader: at most SIZE every D (4KiB@10ms; none: read all at once)")
 	fs.Var(durValue{&s.Limit}, "limit", "virtual time limit of one run")
