@@ -156,22 +156,31 @@ func fill(b []byte) []byte {
 	return b
 }
 
+// onePair listens on basePort and connects one client to it; done closes
+// everything (the connections also close if ctx ends first).
+func onePair(ctx context.Context, p Pair) (c, s net.Conn, done func(), err error) {
+	l, err := p.Listen(basePort)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	c, s, err = connect(ctx, p, l, basePort)
+	if err != nil {
+		l.Close()
+		return nil, nil, nil, err
+	}
+	stop := closeOnDone(ctx, c, s)
+	return c, s, func() { stop(); s.Close(); c.Close(); l.Close() }, nil
+}
+
 // runBulk: one connection, pr.Bytes client -> server in pr.WriteSize writes;
 // the server reads with a buffer of the same size. Measured from the first
 // write until the server holds the last byte.
 func runBulk(ctx context.Context, p Pair, pr params) (*result, error) {
-	l, err := p.Listen(basePort)
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	defer l.Close()
-	c, s, err := connect(ctx, p, l, basePort)
+	c, s, done, err := onePair(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	defer s.Close()
-	defer closeOnDone(ctx, c, s)()
+	defer done()
 
 	wbuf := fill(make([]byte, pr.WriteSize))
 	rbuf := make([]byte, pr.WriteSize)
@@ -199,18 +208,11 @@ func runBulk(ctx context.Context, p Pair, pr params) (*result, error) {
 // runPingPong: one connection; the client writes one byte and waits for the
 // server to echo it, pr.RoundTrips times (after 1,000 unmeasured ones).
 func runPingPong(ctx context.Context, p Pair, pr params) (*result, error) {
-	l, err := p.Listen(basePort)
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	defer l.Close()
-	c, s, err := connect(ctx, p, l, basePort)
+	c, s, done, err := onePair(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	defer s.Close()
-	defer closeOnDone(ctx, c, s)()
+	defer done()
 
 	echoDone := make(chan error, 1)
 	go func() {
