@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 )
@@ -67,6 +68,7 @@ func runWorker(args []string, out io.Writer) error {
 		mtu      = fs.Int("mtu", 1500, "link MTU")
 		timeout  = fs.Duration("timeout", 5*time.Minute, "give up after")
 		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the whole run here")
+		tracef   = fs.String("trace", "", "write an execution trace (runtime/trace) of the whole run here")
 		pr       params
 	)
 	fs.StringVar(&gvisorLinkMode, "gvisor-link", gvisorLinkMode, "")
@@ -90,6 +92,17 @@ func runWorker(args []string, out io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *tracef != "" {
+		f, err := os.Create(*tracef)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	res, err := work(*workload, *stackN, *mtu, pr, *timeout)
 	reply.Result = res

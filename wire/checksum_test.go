@@ -68,6 +68,31 @@ func TestChecksumVsReference(t *testing.T) {
 	}
 }
 
+// TestChecksumChunks runs the wide loop in many short rounds, as a
+// gigabyte-long buffer would, and on all-0xff data, whose 32-bit
+// accumulators grow fastest.
+func TestChecksumChunks(t *testing.T) {
+	defer func(n int) { sum64Chunk = n }(sum64Chunk)
+	r := rand.New(rand.NewSource(9293))
+	b := make([]byte, 70000)
+	for _, chunk := range []int{64, 128, 192, 4096} {
+		sum64Chunk = chunk
+		for i := 0; i < 50; i++ {
+			if i%2 == 0 {
+				r.Read(b)
+			} else {
+				for j := range b {
+					b[j] = 0xff
+				}
+			}
+			n := r.Intn(len(b) + 1)
+			if got, want := Fold(Checksum(b[:n], 0)), refFold(refChecksum(b[:n], 0)); got != want {
+				t.Fatalf("chunk %d, %d bytes: %#x, reference %#x", chunk, n, got, want)
+			}
+		}
+	}
+}
+
 func TestChecksumEdges(t *testing.T) {
 	for n := 0; n <= 80; n++ {
 		for _, v := range []byte{0x00, 0x01, 0x80, 0xff} {
