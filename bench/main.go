@@ -98,7 +98,7 @@ func main() {
 		runs    = flag.Int("runs", 0, "fresh-process runs per figure (default 7, or 5 with -quick)")
 		out     = flag.String("out", "RESULTS.md", "markdown file to write (\"-\" for stdout only)")
 		timeout = flag.Duration("timeout", 0, "per-run time limit; the child is killed after it (default 5m, or 90s with -quick)")
-		gvLink  = flag.String("gvisor-link", gvisorLinkMode, "how gVisor's in-memory link hands packets over: queued (a delivery goroutine per direction) or inline (on the writer's goroutine)")
+		gvLink  = flag.String("gvisor-link", gvisorLinkMode, "how gVisor's in-memory link hands packets over: queued (a delivery goroutine per direction), spin (queued, yielding before it parks, as link/pipe does) or inline (on the writer's goroutine)")
 		profile = flag.String("profile", "", "write a CPU profile of every run into this directory")
 	)
 	flag.Parse()

@@ -14,6 +14,8 @@
 //     head and tail and hands it to the receiver in a single DeliverPackets
 //     call, so batches form naturally under load (as NAPI does); advancing
 //     head then returns those slots, and their buffers, to the writers.
+//     Finding the ring empty, it yields a few times before it parks (as
+//     busy polling does; see spinYields).
 //   - When the ring is full, packets are tail-dropped and counted, like a
 //     real interface queue. TCP recovers.
 //
@@ -26,6 +28,7 @@
 package pipe
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -38,6 +41,15 @@ const QueueLen = 4096
 
 // DefaultMTU is used when New is given an MTU <= 0.
 const DefaultMTU = 65535
+
+// spinYields is how many times the delivery goroutine yields the processor
+// (runtime.Gosched), looking for new packets after each, before it parks.
+// Parking costs a futex wake-up and the wake-up latency of a thread on
+// every new burst; a consumer that stays runnable for a few scheduling
+// rounds is found by the scheduler instead. Measured on the 2-core
+// development machine: 53 -> 61-64 Gbit/s of bulk at MTU 65535, no change at
+// MTU 1500; 100 yields was no better and 1000 cost half again as much CPU.
+const spinYields = 20
 
 // The free stack of a direction holds at most as many buffers as the ring
 // has slots. Buffers in existence are at most twice that, and in practice
@@ -278,6 +290,10 @@ func (q *queue) run(r link.Receiver) {
 	h := q.head.Load()
 	for !q.rclosed.Load() {
 		t := q.tail.Load()
+		for spin := 0; t == h && spin < spinYields; spin++ {
+			runtime.Gosched()
+			t = q.tail.Load()
+		}
 		if t == h {
 			q.sleeping.Store(true)
 			if q.tail.Load() != h || q.rclosed.Load() {
