@@ -83,26 +83,18 @@ func runWorker(args []string, out io.Writer) error {
 	}
 	reply := workerReply{Stack: *stackN, Workload: *workload, MTU: *mtu}
 	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
+		stop, err := record(*cpuprof, pprof.StartCPUProfile, pprof.StopCPUProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if *tracef != "" {
-		f, err := os.Create(*tracef)
+		stop, err := record(*tracef, trace.Start, trace.Stop)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer trace.Stop()
+		defer stop()
 	}
 	res, err := work(*workload, *stackN, *mtu, pr, *timeout)
 	reply.Result = res
@@ -113,6 +105,20 @@ func runWorker(args []string, out io.Writer) error {
 		err = jerr
 	}
 	return err
+}
+
+// record starts a CPU profile or an execution trace into the file at path
+// and returns what stops it and closes the file.
+func record(path string, start func(io.Writer) error, stop func()) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { stop(); f.Close() }, nil
 }
 
 func work(workload, stackName string, mtu int, pr params, timeout time.Duration) (*result, error) {
