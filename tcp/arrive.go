@@ -350,6 +350,7 @@ func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
 		c.ackNow = true
 		return false
 	}
+	c.ackedAt = now
 	wnd := uint32(h.Window) << c.snd.shift
 	advanced := c.snd.una.LessThan(ack)
 	newSACK := c.sackOK && h.Options.NumSACK > 0 && c.board.add(&h.Options, ack, c.snd.max)

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"cmp"
 	"errors"
 	"testing"
 	"time"
@@ -290,6 +291,36 @@ func TestTimeoutZeroWindowProbing(t *testing.T) {
 	f.step(610*sec, "<SEQ=301><ACK=101><CTL=ACK><WND=4000>", Established, "<SEQ=101><ACK=301><CTL=ACK><DATA=waiting>")
 	f.step(610*sec+100*time.Millisecond, "<SEQ=301><ACK=108><CTL=ACK><WND=4000>", Established)
 	f.noDeadline()
+}
+
+// MUST-37 keeps a zero-window connection open only while the probes are
+// answered: probes that draw no acceptable ACK are retransmissions that
+// give up after R2 (MUST-20), or the user timeout (MUST-21).
+func TestTimeoutZeroWindowProbesUnanswered(t *testing.T) {
+	for _, user := range []time.Duration{0, 40 * sec} {
+		cfg := testConfig()
+		cfg.UserTimeout = user
+		limit := cmp.Or(user, 5*time.Minute) // R2's default
+		f := establishedWith(t, cfg, "<SEQ=300><ACK=101><CTL=SYN,ACK><MSS=1000><WND=4000>")
+		f.step(0, "<SEQ=301><ACK=101><CTL=ACK><WND=0>", Established)
+		f.write([]byte("waiting"))
+		f.expect(Established)
+		probes := 0
+		for i := 0; i < 100 && f.c.State() == Established; i++ {
+			f.advance(f.deadline())
+			probes += len(f.out.segs)
+			f.out.segs = nil
+		}
+		if f.c.State() != Closed || f.c.Err() != ErrTimeout {
+			t.Fatalf("user timeout %v: %v, %v after %d probes", user, f.c.State(), f.c.Err(), probes)
+		}
+		if f.now < limit || f.now > limit+time.Minute || probes < 3 {
+			t.Fatalf("user timeout %v: gave up at %v after %d probes, want soon after %v", user, f.now, probes, limit)
+		}
+		if tr := f.trans[len(f.trans)-1]; tr.cause != CausePersist {
+			t.Fatalf("user timeout %v: cause %q", user, tr.cause)
+		}
+	}
 }
 
 // MUST-36: a window that shrinks to zero while data is in flight is

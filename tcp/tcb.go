@@ -185,6 +185,7 @@ type TCB struct {
 	kaProbes   int           // keep-alive probes sent without an answer
 	persisting bool          // the peer's window holds our data back...
 	persistT0  time.Duration // ...since this instant
+	ackedAt    time.Duration // when an acceptable ACK last arrived (zero-window give-up)
 
 	// Timers are deadlines; zero means disarmed. NextDeadline is their minimum.
 	rtoAt       time.Duration

@@ -164,6 +164,13 @@ func (c *TCB) onRTO(now time.Duration) {
 // onPersist sends a zero-window probe, or, when the window is open but too
 // small for silly-window avoidance, what fits (the override timeout of
 // 3.8.6.2.1), then re-arms with exponential backoff.
+//
+// MUST-37 keeps the connection open as long as the probes are answered.
+// When they are not (the peer is gone, or every answer is discarded, as
+// PAWS does after a corrupted timestamp that the checksum missed), the
+// probes are retransmissions like any other and give up after R2 (or the
+// user timeout) without an acceptable ACK, as Linux gives up after
+// tcp_retries2 unanswered probes.
 func (c *TCB) onPersist(now time.Duration) {
 	c.persistAt = 0
 	off := int(c.snd.nxt.Sub(c.sndHead))
@@ -176,6 +183,14 @@ func (c *TCB) onPersist(now time.Duration) {
 		return
 	}
 	if c.cfg.PersistTimeout > 0 && c.persisting && now-c.persistT0 >= c.cfg.PersistTimeout {
+		c.fail(ErrTimeout, CausePersist)
+		return
+	}
+	limit := c.cfg.R2
+	if c.cfg.UserTimeout > 0 {
+		limit = c.cfg.UserTimeout
+	}
+	if c.persisting && now-max(c.persistT0, c.ackedAt) >= limit {
 		c.fail(ErrTimeout, CausePersist)
 		return
 	}

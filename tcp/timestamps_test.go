@@ -1,8 +1,11 @@
 package tcp
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/synack-tcp/synack/wire"
 )
 
 func tsConfig() Config {
@@ -54,6 +57,37 @@ func TestTimestampsNotNegotiated(t *testing.T) {
 	p := newFixture(t, tsConfig())
 	p.c.OpenPassive(300)
 	p.step(0, "<SEQ=100><CTL=SYN>", SynReceived, "<SEQ=300><ACK=101><CTL=SYN,ACK><NOTS=>")
+}
+
+// A window-closing ACK whose TSval was corrupted far ahead (a change the
+// checksum missed: soak seed 726510) becomes TS.Recent, and PAWS then drops
+// every later segment of the peer, the answers to our zero-window probes
+// among them. The probes go unanswered, so the connection gives up after
+// R2 instead of probing for ever (MUST-37 protects answered probes only).
+func TestZeroWindowProbesLockedOutByPAWS(t *testing.T) {
+	f := tsEstablished(t)
+	// 700 + 2^30: newer than TS.Recent in serial arithmetic, so accepted.
+	f.step(20*time.Millisecond, "<SEQ=301><ACK=101><CTL=ACK><WND=0><TS=1073742524,5010>", Established)
+	f.write([]byte("waiting"))
+	f.expect(Established)
+	for i := 0; i < 100 && f.c.State() == Established; i++ {
+		f.advance(f.deadline())
+		segs := f.out.segs
+		f.out.segs = nil
+		for _, s := range segs {
+			if s.h.Flags&wire.RST == 0 && f.c.State() == Established {
+				// The peer answers the probe, opening its window; PAWS
+				// drops the answer (and acknowledges it, RFC 7323 5.3).
+				f.stepAny(f.now+10*time.Millisecond, fmt.Sprintf("<SEQ=301><ACK=101><CTL=ACK><WND=4000><TS=%d,%d>", 720+i, s.h.Options.TSVal), Established)
+			}
+		}
+	}
+	if f.c.State() != Closed || f.c.Err() != ErrTimeout || f.now < 5*time.Minute || f.now > 7*time.Minute {
+		t.Fatalf("%v, %v at %v", f.c.State(), f.c.Err(), f.now)
+	}
+	if st := f.c.Status().Stats; st.ZeroWindowProbes < 3 || st.PAWSDrops == 0 {
+		t.Fatalf("%+v", st)
+	}
 }
 
 // RFC 7323 5.3: PAWS drops a segment whose TSval is older than TS.Recent
