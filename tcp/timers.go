@@ -119,6 +119,19 @@ func (c *TCB) SetCork(now time.Duration, on bool) {
 	}
 }
 
+// giveUpAfter is how long retransmissions go unanswered before the
+// connection gives up: the user timeout if set (MUST-21), else R2Syn for a
+// SYN (MUST-23) or R2 (MUST-20).
+func (c *TCB) giveUpAfter(syn bool) time.Duration {
+	switch {
+	case c.cfg.UserTimeout > 0:
+		return c.cfg.UserTimeout
+	case syn:
+		return c.cfg.R2Syn
+	}
+	return c.cfg.R2
+}
+
 // onRTO is the retransmission timeout (RFC 6298 5.4-5.7) with the R2 limit
 // (MUST-20, MUST-22, MUST-23; UserTimeout replaces R2: MUST-21).
 func (c *TCB) onRTO(now time.Duration) {
@@ -127,15 +140,12 @@ func (c *TCB) onRTO(now time.Duration) {
 		return
 	}
 	c.stats.RTOExpirations++
-	limit := c.cfg.R2
-	start := c.firstRtx
-	if c.state == SynSent || c.state == SynReceived {
-		limit, start = c.cfg.R2Syn, c.synSent
+	syn := c.state == SynSent || c.state == SynReceived
+	limit, start := c.giveUpAfter(syn), c.firstRtx
+	if syn {
+		start = c.synSent
 	}
-	if c.cfg.UserTimeout > 0 {
-		limit = c.cfg.UserTimeout
-	}
-	if c.retrans == 0 && c.state != SynSent && c.state != SynReceived {
+	if c.retrans == 0 && !syn {
 		c.firstRtx, start = now, now
 	}
 	if now-start >= limit {
@@ -186,11 +196,7 @@ func (c *TCB) onPersist(now time.Duration) {
 		c.fail(ErrTimeout, CausePersist)
 		return
 	}
-	limit := c.cfg.R2
-	if c.cfg.UserTimeout > 0 {
-		limit = c.cfg.UserTimeout
-	}
-	if c.persisting && now-max(c.persistT0, c.ackedAt) >= limit {
+	if c.persisting && now-max(c.persistT0, c.ackedAt) >= c.giveUpAfter(false) {
 		c.fail(ErrTimeout, CausePersist)
 		return
 	}
