@@ -83,11 +83,7 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (demoOptions, error) {
-		fmt.Fprintf(stderr, "synack demo: "+format+"\n", a...)
-		fs.Usage()
-		return o, flag.ErrHelp
-	}
+	bad := func(format string, a ...any) (demoOptions, error) { return o, usageError(fs, stderr, format, a...) }
 	switch {
 	case fs.NArg() > 0:
 		return bad("unexpected argument %q", fs.Arg(0))

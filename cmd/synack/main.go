@@ -6,6 +6,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +44,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "synack: unknown command %q\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// usageError reports a bad command line of the command fs parses: the
+// message, then the command's usage. It returns flag.ErrHelp (exit 2).
+func usageError(fs *flag.FlagSet, stderr io.Writer, format string, a ...any) error {
+	fmt.Fprintf(stderr, fs.Name()+": "+format+"\n", a...)
+	fs.Usage()
+	return flag.ErrHelp
 }
 
 func usage(w io.Writer) {

@@ -48,11 +48,7 @@ func parseNC(args []string, stderr io.Writer) (ncOptions, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (ncOptions, error) {
-		fmt.Fprintf(stderr, "synack nc: "+format+"\n", a...)
-		fs.Usage()
-		return o, flag.ErrHelp
-	}
+	bad := func(format string, a ...any) (ncOptions, error) { return o, usageError(fs, stderr, format, a...) }
 	if err := o.tun.check(); err != nil {
 		return bad("%v", err)
 	}

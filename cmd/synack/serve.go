@@ -50,11 +50,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (serveOptions, error) {
-		fmt.Fprintf(stderr, "synack serve: "+format+"\n", a...)
-		fs.Usage()
-		return o, flag.ErrHelp
-	}
+	bad := func(format string, a ...any) (serveOptions, error) { return o, usageError(fs, stderr, format, a...) }
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}

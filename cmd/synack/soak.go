@@ -52,11 +52,7 @@ func parseSoak(args []string, stderr io.Writer) (soakOptions, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (soakOptions, error) {
-		fmt.Fprintf(stderr, "synack soak: "+format+"\n", a...)
-		fs.Usage()
-		return o, flag.ErrHelp
-	}
+	bad := func(format string, a ...any) (soakOptions, error) { return o, usageError(fs, stderr, format, a...) }
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
