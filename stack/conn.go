@@ -30,6 +30,11 @@ type Conn struct {
 	writeWait  bool
 	rd, wr     chan struct{} // wake-ups for blocked Read / Write / Dial
 	schedAt    time.Duration // deadline registered with the timer heap (0: none)
+	twPending  bool          // entered TIME-WAIT: hand over to a record after this operation
+	tw         *twEntry      // the TIME-WAIT record that replaced the TCB in the demux
+	orphan     bool          // on the stack's orphan list...
+	orphPrev   *Conn         // ...guarded by its lock
+	orphNext   *Conn
 
 	heapIdx int           // guarded by the timer heap's lock
 	heapAt  time.Duration // guarded by the timer heap's lock
@@ -69,8 +74,12 @@ func (c *Conn) onChange(from, to tcp.State, cause tcp.Cause) {
 	switch {
 	case to == tcp.Established && c.l != nil:
 		c.l.established(c)
+	case to == tcp.TimeWait:
+		c.twPending = true // a record replaces the TCB once this operation ends
 	case to == tcp.Closed || to == tcp.Listen: // a child back in LISTEN is done too
 		c.s.remove(c)
+		c.s.timers.remove(c) // not kept alive until an old deadline
+		c.s.dropOrphan(c)
 		if c.l != nil {
 			c.l.forget(c)
 		}
@@ -103,6 +112,15 @@ func (c *Conn) afterLocked(now time.Duration) {
 	if c.b != nil {
 		c.s.sendBatch(c.b)
 		c.b = nil
+	}
+	if c.twPending {
+		c.twPending = false
+		if !c.gone {
+			c.s.enterTimeWait(c)
+		}
+	}
+	if c.tw != nil && c.tcb.State() == tcp.Closed {
+		c.s.tw.end(c.tw, tcp.CauseAbort) // ABORT in TIME-WAIT deletes it (3.10.5)
 	}
 	c.signal(false)
 	if !c.gone {
@@ -139,6 +157,13 @@ func waitChan(ch *chan struct{}) chan struct{} {
 func (c *Conn) State() tcp.State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.stateLocked()
+}
+
+func (c *Conn) stateLocked() tcp.State {
+	if c.tw != nil {
+		return c.s.tw.state(c.tw)
+	}
 	return c.tcb.State()
 }
 
@@ -146,7 +171,9 @@ func (c *Conn) State() tcp.State {
 func (c *Conn) Status() tcp.Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.tcb.Status()
+	st := c.tcb.Status()
+	st.State = c.stateLocked()
+	return st
 }
 
 // TryRead reads without blocking: (0, nil) means nothing yet; io.EOF after
@@ -267,6 +294,12 @@ func (c *Conn) Close() error {
 	}
 	c.afterLocked(now)
 	c.signal(true)
+	if !c.gone {
+		c.s.addOrphan(c)
+		c.mu.Unlock()
+		c.s.trimOrphans()
+		c.mu.Lock()
+	}
 	return nil
 }
 
@@ -373,6 +406,21 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 	now := c.s.clk.Now()
 	c.tcb.SetKeepAlive(now, c.tcb.KeepAliveOn(), d)
 	c.afterLocked(now)
+	return nil
+}
+
+// SetUserTimeout sets how long transmitted data may stay unacknowledged
+// before the connection gives up with ETIMEDOUT (RFC 9293 MUST-21, Linux's
+// TCP_USER_TIMEOUT); zero returns to the stack's default (Config.TCP.R2,
+// or Config.TCP.UserTimeout when set).
+func (c *Conn) SetUserTimeout(d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d == 0 {
+		d = c.s.cfg.TCP.UserTimeout
+	}
+	c.tcb.SetUserTimeout(d)
+	c.afterLocked(c.s.clk.Now())
 	return nil
 }
 

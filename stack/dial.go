@@ -93,7 +93,7 @@ func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Con
 	ok := true
 	if port == 0 {
 		port, ok = s.pickPort(local, remote)
-	} else if s.conns[tuple{netip.AddrPortFrom(local, port), remote}] != nil {
+	} else if id := (tuple{netip.AddrPortFrom(local, port), remote}); s.conns[id] != nil || s.tw.has(id) {
 		ok = false
 	}
 	if !ok {

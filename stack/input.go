@@ -110,6 +110,9 @@ func (s *Stack) lookup(id tuple) *Conn {
 // makes a new connection; anything else gets the reply of 3.10.7.2 (to a
 // listener) or 3.10.7.1 (CLOSED).
 func (s *Stack) noConn(now timeT, id tuple, h *wire.TCP, payload []byte) {
+	if s.tw.input(now, id, h, payload) {
+		return
+	}
 	s.mu.RLock()
 	l := s.listenerFor(id.local)
 	s.mu.RUnlock()

@@ -55,7 +55,7 @@ func (s *Stack) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, bool)
 	for i := uint32(0); i < num; i++ {
 		p := s.cfg.PortMin + uint16((offset+s.nextPort+i)%num)
 		id := tuple{netip.AddrPortFrom(local, p), remote}
-		if s.conns[id] == nil && s.listenerFor(id.local) == nil {
+		if s.conns[id] == nil && s.listenerFor(id.local) == nil && !s.tw.has(id) {
 			s.nextPort += i + 1
 			return p, true
 		}

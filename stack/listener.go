@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/synack-tcp/synack/seq"
 	"github.com/synack-tcp/synack/tcp"
 	"github.com/synack-tcp/synack/wire"
 )
@@ -108,6 +109,12 @@ func (s *Stack) listenerFor(local netip.AddrPort) *Listener {
 
 // syn makes a connection for a SYN (3.10.7.2) unless the backlog is full.
 func (l *Listener) syn(now timeT, id tuple, h *wire.TCP, payload []byte) {
+	l.synAbove(now, id, h, payload, nil)
+}
+
+// synAbove is syn with the new connection's ISS at least *floor (a SYN that
+// reopens a connection in TIME-WAIT: RFC 9293 3.6.1, MAY-2).
+func (l *Listener) synAbove(now timeT, id tuple, h *wire.TCP, payload []byte, floor *seq.Value) {
 	if martian(id.local.Addr()) {
 		l.s.stats.Martian.Add(1) // MUST-57
 		return
@@ -131,7 +138,7 @@ func (l *Listener) syn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 	s.conns[id] = c
 	s.mu.Unlock()
 	c.mu.Lock()
-	c.tcb.OpenPassive(s.isn(id, now))
+	c.tcb.OpenPassive(s.isnAbove(id, now, floor))
 	c.tcb.Input(now, h, payload)
 	c.flushLocked(now)
 	c.mu.Unlock()

@@ -53,6 +53,15 @@ type Config struct {
 	// does grant it to peers that ask; synack, off, does neither).
 	// Config.TCP.ECN turns it on as well.
 	ECN bool
+	// MaxTimeWait caps the connections held in TIME-WAIT (default
+	// DefaultMaxTimeWait, as Linux's tcp_max_tw_buckets); past it the
+	// oldest end early, counted in Stats.TimeWaitOverflow.
+	MaxTimeWait int
+	// MaxOrphans caps the connections the application has closed that
+	// still deliver data or wait for the peer's FIN (default
+	// DefaultMaxOrphans, as Linux's tcp_max_orphans); past it the oldest
+	// is reset, counted in Stats.OrphanOverflow.
+	MaxOrphans int
 	// OnEvent, if set, sees every state transition of every connection.
 	// It runs with the connection's lock held: it must not call into the
 	// stack.
@@ -77,6 +86,13 @@ type Stats struct {
 	Martian        atomic.Uint64 // source or destination broadcast/multicast (MUST-57, MUST-63)
 	ResetsSent     atomic.Uint64 // replies for segments to no connection (3.10.7.1)
 	ListenOverflow atomic.Uint64 // SYNs dropped with the backlog full
+
+	TimeWaitOverflow      atomic.Uint64 // TIME-WAIT records ended early at MaxTimeWait
+	TimeWaitReopened      atomic.Uint64 // SYNs that opened a new incarnation from TIME-WAIT (RFC 6191)
+	TimeWaitResetsIgnored atomic.Uint64 // resets TIME-WAIT ignored (RFC 1337)
+	TimeWaitAcks          atomic.Uint64 // ACKs TIME-WAIT records sent
+	Orphans               atomic.Uint64 // closed by the application, still delivering (now)
+	OrphanOverflow        atomic.Uint64 // orphans reset at MaxOrphans
 }
 
 type tuple struct{ local, remote netip.AddrPort }
@@ -96,6 +112,8 @@ type Stack struct {
 	closed    bool
 
 	timers  timerHeap
+	tw      twTable    // connections in TIME-WAIT, as compact records
+	orphans orphanList // connections the application closed, still delivering
 	stats   Stats
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out     sync.Pool             // *batch
@@ -118,6 +136,12 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 	}
 	if cfg.Backlog <= 0 {
 		cfg.Backlog = 128
+	}
+	if cfg.MaxTimeWait <= 0 {
+		cfg.MaxTimeWait = DefaultMaxTimeWait
+	}
+	if cfg.MaxOrphans <= 0 {
+		cfg.MaxOrphans = DefaultMaxOrphans
 	}
 	if cfg.PortMin == 0 && cfg.PortMax == 0 {
 		cfg.PortMin, cfg.PortMax = 1024, 65535
@@ -150,6 +174,7 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 		s.secret = randomSecret()
 	}
 	s.timers.init(s)
+	s.tw.init(s)
 	s.gather, _ = ep.(link.Gatherer)
 	s.out.New = func() any { return newBatch(s.mtu, s.gather != nil) }
 	ep.Attach(s)
@@ -241,15 +266,21 @@ func (s *Stack) Close() error {
 		c.Abort()
 	}
 	s.timers.stop()
+	s.tw.stop()
 	return s.ep.Close()
 }
 
-// NumConns is how many connections the demux holds (any state but CLOSED).
+// NumConns is how many connections the stack holds (any state but CLOSED,
+// TIME-WAIT records included).
 func (s *Stack) NumConns() int {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.conns)
+	n := len(s.conns)
+	s.mu.RUnlock()
+	return n + s.tw.len()
 }
+
+// NumTimeWait is how many connections are in TIME-WAIT.
+func (s *Stack) NumTimeWait() int { return s.tw.len() }
 
 func (s *Stack) emit(id tuple, from, to tcp.State, cause tcp.Cause) {
 	if f := s.cfg.OnEvent; f != nil {
@@ -263,7 +294,8 @@ func martian(a netip.Addr) bool {
 
 var _ = wire.ProtoTCP
 
-// Conns returns the connections the demux holds, for inspection.
+// Conns returns the connections the demux holds, for inspection (those in
+// TIME-WAIT are records, not Conns: NumTimeWait counts them).
 func (s *Stack) Conns() []*Conn {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -85,6 +85,17 @@ func (t *timerHeap) fire() {
 	}
 }
 
+// remove takes c out of the heap (with c.mu held), so a connection that
+// left the demux is not kept alive until its old deadline.
+func (t *timerHeap) remove(c *Conn) {
+	c.schedAt = 0
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.heapIdx >= 0 {
+		heap.Remove(&t.h, c.heapIdx)
+	}
+}
+
 func (t *timerHeap) stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -25,6 +25,8 @@ func (c *TCB) Input(now time.Duration, h *wire.TCP, payload []byte) {
 		c.arriveListen(now, h)
 	case SynSent:
 		c.arriveSynSent(now, h, payload)
+	case TimeWait:
+		c.arriveTimeWait(now, h, payload)
 	default:
 		c.arriveOther(now, h, payload)
 	}
@@ -268,8 +270,7 @@ func (c *TCB) acceptable(sq seq.Value, n seq.Size) (ok, zeroWnd bool) {
 }
 
 // unacceptable answers a segment that failed the sequence check: an ACK
-// unless it was a reset. In TIME-WAIT a retransmitted FIN also restarts the
-// 2*MSL timer (step eight).
+// unless it was a reset. (TIME-WAIT has its own rules: timewait.go.)
 func (c *TCB) unacceptable(now time.Duration, h *wire.TCP, n int) {
 	c.stats.UnacceptableSegsIn++
 	if h.Flags&wire.RST != 0 {
@@ -279,9 +280,6 @@ func (c *TCB) unacceptable(now time.Duration, h *wire.TCP, n int) {
 		// RFC 2883: a duplicate of data already received goes in a D-SACK block.
 		c.dsack, c.dsackOn = span{sq, sq.Add(seq.Size(n))}, true
 		c.stats.DSACKsSent++
-	}
-	if c.state == TimeWait && h.Flags&wire.FIN != 0 {
-		c.timeWaitAt = now + 2*c.cfg.MSL
 	}
 	if n == 0 && h.Flags&(wire.SYN|wire.FIN) == 0 && c.oowLimited(now) {
 		return // an empty segment: its answer is throttled (see oowLimited)
@@ -430,6 +428,7 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 	}
 	c.onNewAck(now, acked, sample)
 	c.dupAcks, c.retrans, c.firstRtx = 0, 0, 0
+	c.unaSince = now // progress: the user timeout counts again from here
 	if c.snd.una == c.snd.max {
 		c.rtoAt = 0 // RFC 6298 5.2
 	} else {
@@ -546,7 +545,8 @@ func (c *TCB) takeFin(now time.Duration, cause Cause) {
 
 func (c *TCB) enterTimeWait(now time.Duration, cause Cause) {
 	c.rtoAt, c.persistAt = 0, 0
-	c.timeWaitAt = now + 2*c.cfg.MSL // MUST-13
+	c.tw = c.timeWaitRecord(now)
+	c.timeWaitAt = c.tw.expires // MUST-13
 	c.setState(TimeWait, cause)
 }
 

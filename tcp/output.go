@@ -193,6 +193,9 @@ func (c *TCB) sendSegment(now time.Duration, s seq.Value, n int, fin bool) {
 		c.snd.nxt = end
 	}
 	if c.snd.max.LessThan(end) {
+		if c.snd.max == c.snd.una {
+			c.unaSince = now // the flight begins: the user timeout counts from here
+		}
 		if c.snd.max == s {
 			c.rtt.start(now, end)
 		}

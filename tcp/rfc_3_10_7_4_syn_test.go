@@ -15,7 +15,7 @@ func TestSegSynChallengeAck(t *testing.T) {
 	}{
 		{"SYN-RECEIVED active", func(t *testing.T) *fixture { return activeSynReceived(t, testConfig()) }},
 	}
-	for _, s := range []State{Established, FinWait1, FinWait2, CloseWait, Closing, LastAck, TimeWait} {
+	for _, s := range []State{Established, FinWait1, FinWait2, CloseWait, Closing, LastAck} { // TIME-WAIT: rfc_timewait_test.go
 		cases = append(cases, struct {
 			name string
 			make func(t *testing.T) *fixture

@@ -197,7 +197,9 @@ func TestTimeoutSynAckR2BackToListen(t *testing.T) {
 }
 
 // MUST-21, 3.10.8 USER TIMEOUT: a per-connection user timeout replaces R2,
-// shorter or longer; the user is told it was the user timeout.
+// shorter or longer; the user is told it was the user timeout, at the time
+// it set (measured from when the unacknowledged data went out, not at the
+// next retransmission after it).
 func TestTimeoutUserTimeout(t *testing.T) {
 	cfg := testConfig()
 	cfg.UserTimeout = 5 * sec
@@ -205,7 +207,8 @@ func TestTimeoutUserTimeout(t *testing.T) {
 	f.write([]byte("x"))
 	f.expect(Established, "<DATA=x>")
 	f.expectRetransmissionsAt(Established, "<DATA=x>", 1*sec, 3*sec)
-	f.step(7*sec, "", Closed)
+	f.step(5*sec-1, "", Established)
+	f.step(5*sec, "", Closed)
 	if !errors.Is(f.c.Err(), ErrTimeout) || f.lastCause() != CauseUserTimeout {
 		t.Fatalf("Err %v cause %q", f.c.Err(), f.lastCause())
 	}
@@ -215,9 +218,25 @@ func TestTimeoutUserTimeout(t *testing.T) {
 	g.write([]byte("x"))
 	g.expect(Established, "<DATA=x>")
 	g.expectRetransmissionsAt(Established, "<DATA=x>", 1*sec, 3*sec, 7*sec, 15*sec, 31*sec, 63*sec, 123*sec, 183*sec)
-	g.step(243*sec, "", Closed)
+	g.step(200*sec-1, "", Established)
+	g.step(200*sec, "", Closed)
 	if g.lastCause() != CauseUserTimeout {
 		t.Fatalf("cause %q", g.lastCause())
+	}
+}
+
+// MUST-21 per connection: SetUserTimeout on an open connection takes effect
+// at once, and progress (an ACK of part of the flight) restarts the count.
+func TestTimeoutSetUserTimeout(t *testing.T) {
+	f := established(t, testConfig())
+	f.c.SetUserTimeout(3 * sec)
+	f.write([]byte("xy"))
+	f.expect(Established, "<DATA=xy>")
+	f.step(500*time.Millisecond, "<SEQ=301><ACK=102><CTL=ACK>", Established) // half acknowledged
+	f.stepAny(3500*time.Millisecond-1, "", Established)                      // "y" resent meanwhile
+	f.step(3500*time.Millisecond, "", Closed)
+	if !errors.Is(f.c.Err(), ErrTimeout) || f.lastCause() != CauseUserTimeout {
+		t.Fatalf("Err %v cause %q", f.c.Err(), f.lastCause())
 	}
 }
 

@@ -73,6 +73,7 @@ const (
 	CauseKeepalive   Cause = "timeout keepalive"
 	CausePersist     Cause = "timeout zero window"
 	CauseFinWait2    Cause = "timeout FIN-WAIT-2"
+	CauseOrphan      Cause = "timeout orphan retries"
 )
 
 // rcvCause holds "rcv FLAGS" for every flag combination, built once so a

@@ -67,6 +67,11 @@ type Config struct {
 	// PersistTimeout, if set, drops a connection whose peer keeps its
 	// window closed this long while we have data to send.
 	PersistTimeout time.Duration
+	// OrphanRetries bounds a connection the user has fully closed while
+	// data or its FIN is undelivered (FIN-WAIT-1, CLOSING, LAST-ACK):
+	// after this many retransmissions, or zero-window probes even if they
+	// are answered, it gives up (default 8, Linux's tcp_orphan_retries).
+	OrphanRetries int
 	// QuickAcks is how many in-order segments are acknowledged at once at
 	// the start of a connection, so the peer's slow start is not held back
 	// by delayed ACKs (the stack sets 16).
@@ -106,6 +111,7 @@ func (c *Config) setDefaults() {
 	defd(&c.KeepAliveIdle, 2*time.Hour)
 	defd(&c.KeepAliveInterval, 75*time.Second)
 	def(&c.KeepAliveCount, 9)
+	def(&c.OrphanRetries, 8)
 	if c.AckDelay == 0 {
 		c.AckDelay = 40 * time.Millisecond
 	}
@@ -176,6 +182,7 @@ type TCB struct {
 	retrans     int           // consecutive retransmissions of the oldest data
 	firstRtx    time.Duration // when the oldest unacked segment was first retransmitted
 	synSent     time.Duration // when the first SYN went out (R2Syn)
+	unaSince    time.Duration // when SND.UNA last advanced, or the flight began (UserTimeout)
 
 	ackNow     bool          // an ACK must go out at the next flush
 	rcvUnacked int           // bytes received since the last ACK we sent
@@ -196,11 +203,12 @@ type TCB struct {
 	keepaliveAt time.Duration
 
 	ts       tsState
-	sackOK   bool       // both sides permitted SACK
-	board    scoreboard // what the peer SACKed (sender side)
-	rack     *rackState // RACK-TLP loss detection (RFC 8985), with SACK
-	ecn      ecnState   // explicit congestion notification (RFC 3168)
-	dsack    span       // a duplicate to report (RFC 2883)
+	tw       *TimeWaitRecord // the TIME-WAIT record, from entering TIME-WAIT until handed over
+	sackOK   bool            // both sides permitted SACK
+	board    scoreboard      // what the peer SACKed (sender side)
+	rack     *rackState      // RACK-TLP loss detection (RFC 8985), with SACK
+	ecn      ecnState        // explicit congestion notification (RFC 3168)
+	dsack    span            // a duplicate to report (RFC 2883)
 	dsackOn  bool
 	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
 	hdr      wire.TCP  // scratch header for the segment being sent
@@ -510,13 +518,16 @@ func (c *TCB) CloseRead(now time.Duration) bool {
 
 // Abort is the ABORT call (3.10.5): send a reset where the peer is
 // synchronized and delete the TCB.
-func (c *TCB) Abort(now time.Duration) {
+func (c *TCB) Abort(now time.Duration) { c.AbortWith(now, CauseAbort) }
+
+// AbortWith is Abort reporting its own cause (a stack-wide limit, say).
+func (c *TCB) AbortWith(now time.Duration, cause Cause) {
 	switch c.state {
 	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
 		c.sendReset(c.snd.max, 0, false)
 	}
 	if c.state != Closed {
-		c.setState(Closed, CauseAbort)
+		c.setState(Closed, cause)
 	}
 }
 

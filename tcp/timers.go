@@ -14,7 +14,46 @@ func (c *TCB) NextDeadline() (at time.Duration, ok bool) {
 			at, ok = d, true
 		}
 	}
+	if d, armed := c.userTimeoutAt(); armed && (!ok || d < at) {
+		at, ok = d, true
+	}
 	return at, ok
+}
+
+// userTimeoutAt is when the user timeout (MUST-21) ends the connection:
+// UserTimeout after the flight's oldest data went out or was last
+// acknowledged in part, after the first SYN, or after the last acceptable
+// ACK while the peer's window holds data back. It is a deadline of its
+// own, not a check at the next retransmission, so the connection gives up
+// at the time the user set, as Linux's TCP_USER_TIMEOUT does.
+func (c *TCB) userTimeoutAt() (time.Duration, bool) {
+	ut := c.cfg.UserTimeout
+	switch {
+	case ut <= 0 || c.state == Closed || c.state == Listen || c.state == TimeWait:
+		return 0, false
+	case c.state == SynSent || c.state == SynReceived:
+		return c.synSent + ut, c.snd.una != c.snd.max
+	case c.snd.una != c.snd.max:
+		return c.unaSince + ut, true
+	case c.persisting:
+		return max(c.persistT0, c.ackedAt) + ut, true
+	}
+	return 0, false
+}
+
+// SetUserTimeout sets the connection's user timeout (MUST-21: the
+// application chooses R2 per connection, as TCP_USER_TIMEOUT does); zero
+// returns to R2.
+func (c *TCB) SetUserTimeout(d time.Duration) { c.cfg.UserTimeout = max(d, 0) }
+
+// orphaned reports whether the user has fully closed the connection while
+// it still has data or its FIN to deliver (OrphanRetries bounds it).
+func (c *TCB) orphaned() bool {
+	switch c.state {
+	case FinWait1, Closing, LastAck:
+		return c.readClosed
+	}
+	return false
 }
 
 // Tick runs the timers that are due at now (RFC 9293 3.10.8) and sends
@@ -26,6 +65,17 @@ func (c *TCB) Tick(now time.Duration) {
 			cause = CauseFinWait2
 		}
 		c.setState(Closed, cause)
+		return
+	}
+	if at, ok := c.userTimeoutAt(); ok && now >= at {
+		switch {
+		case c.state == SynReceived && c.passive:
+			c.backToListen(CauseUserTimeout)
+		case c.snd.una == c.snd.max: // only the peer's shut window holds data back
+			c.fail(ErrTimeout, CausePersist)
+		default:
+			c.fail(ErrTimeout, CauseUserTimeout)
+		}
 		return
 	}
 	c.rackTick(now) // RFC 8985: the probe timeout and the reordering timer
@@ -144,6 +194,10 @@ func (c *TCB) onRTO(now time.Duration) {
 	if c.retrans == 0 && !syn {
 		c.firstRtx, start = now, now
 	}
+	if c.orphaned() && c.retrans >= c.cfg.OrphanRetries {
+		c.fail(ErrTimeout, CauseOrphan) // nobody will read: bounded like Linux's orphans
+		return
+	}
 	if now-start >= limit {
 		cause := CauseRetransmit
 		if c.cfg.UserTimeout > 0 {
@@ -194,6 +248,13 @@ func (c *TCB) onPersist(now time.Duration) {
 	}
 	if c.persisting && now-max(c.persistT0, c.ackedAt) >= c.giveUpAfter(false) {
 		c.fail(ErrTimeout, CausePersist)
+		return
+	}
+	if c.orphaned() && c.persistExp >= uint(c.cfg.OrphanRetries) {
+		// MUST-37 keeps a connection open while its probes are answered,
+		// for a user who may still be waiting; an orphan has none, and a
+		// peer holding its window shut must not hold it for ever.
+		c.fail(ErrTimeout, CauseOrphan)
 		return
 	}
 	c.sendProbe(now)
