@@ -70,13 +70,13 @@ var buildSynack = sync.OnceValues(func() (string, error) {
 // cmdEnv is a namespace for running the synack command in; host and addr
 // are the --host-addr and --addr the command is given.
 type cmdEnv struct {
-	t          *testing.T
+	t          testing.TB
 	ns         *netns.NS
 	bin, ip    string
 	host, addr netip.Addr
 }
 
-func newCmdEnv(t *testing.T) *cmdEnv {
+func newCmdEnv(t testing.TB) *cmdEnv {
 	t.Helper()
 	ns := netns.ForTest(t)
 	bin, err := buildSynack()
@@ -128,7 +128,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // waitFor waits until the output contains s.
-func (b *lockedBuffer) waitFor(t *testing.T, s string, p *proc) {
+func (b *lockedBuffer) waitFor(t testing.TB, s string, p *proc) {
 	t.Helper()
 	timeout := time.After(testTimeout)
 	for {
@@ -186,7 +186,7 @@ func (ce *cmdEnv) capture() {
 }
 
 // wait waits for the command to exit and returns its exit code.
-func (p *proc) wait(t *testing.T) int {
+func (p *proc) wait(t testing.TB) int {
 	t.Helper()
 	select {
 	case <-p.exited:
