@@ -165,7 +165,7 @@ func report(w io.Writer, es []entry, known []target, goals map[string]time.Durat
 		}
 		return rows[i].Target < rows[j].Target
 	})
-	fmt.Fprintln(w, "| Target | Package | CPU-hours | Goal | Executions | New entries | Runs | Failures | Last run | Last result |")
+	fmt.Fprintln(w, "| Target | Package | CPU-hours | Goal (h) | Executions | New entries | Runs | Failures | Last run | Last result |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|---|---|")
 	var cpu float64
 	var execs int64

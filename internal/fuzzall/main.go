@@ -33,7 +33,7 @@ func main() {
 	flag.DurationVar(&o.Per, "per", 0, "wall time for each target (overrides -total)")
 	flag.DurationVar(&o.Floor, "min", 30*time.Second, "least time a target gets under -total")
 	flag.StringVar(&o.Only, "only", "", "comma-separated targets to fuzz (default all)")
-	flag.IntVar(&o.Parallel, "parallel", 1, "fuzz workers per target (go test -parallel)")
+	flag.IntVar(&o.Parallel, "parallel", 1, "fuzz workers per target (go test -parallel; 0: GOMAXPROCS)")
 	flag.StringVar(&o.Ledger, "ledger", "", "ledger file (default internal/fuzzall/ledger.tsv in the module; \"-\" records nothing)")
 	flag.IntVar(&o.Keep, "keep-corpus", 0, "copy up to N of the smallest new corpus entries per target from the fuzz cache into testdata/fuzz")
 	flag.StringVar(&o.Goals, "goal", "FuzzConnPair=4h,FuzzSegmentInto=4h", "CPU-time goals, Target=duration,...; others "+defaultGoal.String())

@@ -46,9 +46,12 @@ func (r *runner) fuzz(s slot) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
-	cmd := exec.Command(bin, "-test.run=^$", "-test.fuzz=^"+t.Name+"$",
-		"-test.fuzztime="+s.Dur.String(), fmt.Sprintf("-test.parallel=%d", r.opts.Parallel),
-		"-test.fuzzcachedir="+r.cacheDir(t))
+	args := []string{"-test.run=^$", "-test.fuzz=^" + t.Name + "$",
+		"-test.fuzztime=" + s.Dur.String(), "-test.fuzzcachedir=" + r.cacheDir(t)}
+	if r.opts.Parallel > 0 {
+		args = append(args, fmt.Sprintf("-test.parallel=%d", r.opts.Parallel))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.Dir
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
