@@ -226,8 +226,8 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		return
 	}
 	if f&wire.SYN != 0 { // fourth: SYN (RFC 5961 4.2)
-		if c.state == SynReceived && c.passive {
-			c.backToListen(causeOf(f))
+		if c.state == SynReceived && c.passive && !c.userCalled() {
+			c.backToListen(ErrReset, causeOf(f))
 			return
 		}
 		c.challengeAck()
@@ -299,7 +299,7 @@ func (c *TCB) arriveReset(sq seq.Value, f wire.Flags) {
 	switch c.state {
 	case SynReceived:
 		if c.passive {
-			c.backToListen(cause)
+			c.backToListen(ErrReset, cause)
 			return
 		}
 		c.fail(ErrRefused, cause)
@@ -310,8 +310,19 @@ func (c *TCB) arriveReset(sq seq.Value, f wire.Flags) {
 	}
 }
 
-// backToListen returns a passive SYN-RECEIVED connection to LISTEN.
-func (c *TCB) backToListen(cause Cause) {
+// backToListen returns a passive SYN-RECEIVED connection to LISTEN
+// (3.10.7.4: "The user need not be informed"). That holds while no user
+// call has touched the half-open connection, as in Linux, where it has no
+// user until accept. In synack's API the user may SEND (3.10.2 queues the
+// data) or CLOSE (3.10.4 queues the FIN) in SYN-RECEIVED, and was told
+// the data was taken: the connection is the user's, so it ends with err
+// as an active one would, instead of dropping the data silently and
+// handing the rest to whichever SYN comes next.
+func (c *TCB) backToListen(err error, cause Cause) {
+	if c.userCalled() {
+		c.fail(err, cause)
+		return
+	}
 	c.deleteTCB()
 	iss := c.snd.iss // the ISS the passive OPEN was given, for the next SYN
 	c.snd = sendVars{}
@@ -319,6 +330,10 @@ func (c *TCB) backToListen(cause Cause) {
 	c.initSend(iss)
 	c.setState(Listen, cause)
 }
+
+// userCalled reports whether the user has SENT data or CLOSEd on this
+// connection.
+func (c *TCB) userCalled() bool { return c.sb.n > 0 || c.finQueued }
 
 // challengeAck sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 5961 3.2, 4.2).
 func (c *TCB) challengeAck() {

@@ -103,6 +103,24 @@ func TestSegResetSynReceivedBackToListen(t *testing.T) {
 	f.step(10*1e9, "<SEQ=5001><ACK=301><CTL=ACK>", Established)
 }
 
+// MUST-12 with 3.10.2: once the user has SENT on a passive SYN-RECEIVED
+// connection (the data is queued and the user was told it was taken), an
+// acceptable reset does not return it to LISTEN silently with the data
+// dropped: the user is told "connection reset", as in ESTABLISHED.
+func TestSegResetSynReceivedAfterSendTellsUser(t *testing.T) {
+	f := inState(t, testConfig(), SynReceived)
+	f.write([]byte("queued"))
+	f.expect(SynReceived)
+	f.step(0, "<SEQ=101><CTL=RST>", Closed)
+	if !errors.Is(f.c.Err(), ErrReset) {
+		t.Fatalf("Err = %v, want ErrReset", f.c.Err())
+	}
+	if _, err := f.c.Send(f.now, []byte("x")); !errors.Is(err, ErrReset) {
+		t.Fatalf("Send after reset = %v, want ErrReset", err)
+	}
+	f.noDeadline()
+}
+
 // SHLD-2: a reset may carry data (diagnostics); it is still a reset.
 func TestSegResetWithData(t *testing.T) {
 	f := established(t, testConfig())

@@ -56,6 +56,19 @@ func TestSegSynPassiveSynReceivedBackToListen(t *testing.T) {
 	}
 }
 
+// RFC 9293 3.10.7.4 fourth step with 3.10.2: once the user has SENT on a
+// passive SYN-RECEIVED connection, it is no longer a half-open the user
+// need not hear of; a new SYN is handled as in the synchronized states
+// (RFC 5961 4.2: challenge ACK) and the queued data survives to go out on
+// ESTABLISHED, instead of a silent return to LISTEN that dropped it.
+func TestSegSynPassiveSynReceivedAfterSendChallenged(t *testing.T) {
+	f := inState(t, testConfig(), SynReceived)
+	f.write([]byte("hi"))
+	f.expect(SynReceived)
+	f.step(0, "<SEQ=200><CTL=SYN>", SynReceived, "<SEQ=301><ACK=101><CTL=ACK>")
+	f.step(0, "<SEQ=101><ACK=301><CTL=ACK>", Established, "<SEQ=301><ACK=101><CTL=ACK><DATA=hi>")
+}
+
 // RFC 9293 3.10.7.4 (and Figure 7/8 practice): in SYN-RECEIVED, the SYN we
 // already hold arriving again means our SYN,ACK was lost: send it again,
 // stay.

@@ -196,6 +196,41 @@ func TestTimeoutSynAckR2BackToListen(t *testing.T) {
 	f.step(200*sec, "<SEQ=700><CTL=SYN>", SynReceived, "<SEQ=300><ACK=701><CTL=SYN,ACK>")
 }
 
+// MUST-22, MUST-23 with 3.10.2 and 3.10.4: a SEND in a passive
+// SYN-RECEIVED queues the data and tells the user it was taken, and a
+// CLOSE there queues the FIN. 3.10.7.4's return to LISTEN ("the user need
+// not be informed") presumes no user call; after one, a SYN,ACK that times
+// out must tell the user: CLOSED with "connection timed out". It used to
+// return to LISTEN with the data dropped, so the next SYN reached
+// ESTABLISHED and the user's CLOSE sent its FIN at ISS+1: the peer read
+// EOF after 0 of 768 bytes (FuzzConnPair input 758185faccddcbae).
+func TestTimeoutSynAckR2AfterUserCallTellsUser(t *testing.T) {
+	for _, call := range []string{"SEND", "CLOSE", "SEND and CLOSE"} {
+		t.Run(call, func(t *testing.T) {
+			f := inState(t, testConfig(), SynReceived)
+			if call != "CLOSE" {
+				f.write(bytesOf(768))
+			}
+			if call != "SEND" {
+				f.close()
+			}
+			f.expect(SynReceived)
+			f.expectRetransmissionsAt(SynReceived, "<SEQ=300><ACK=101><CTL=SYN,ACK>",
+				1*sec, 3*sec, 7*sec, 15*sec, 31*sec, 63*sec, 123*sec)
+			f.step(183*sec, "", Closed)
+			if !errors.Is(f.c.Err(), ErrTimeout) || f.lastCause() != CauseRetransmit {
+				t.Fatalf("Err %v cause %q, want ErrTimeout", f.c.Err(), f.lastCause())
+			}
+			if _, err := f.c.Send(f.now, []byte("x")); !errors.Is(err, ErrTimeout) {
+				t.Fatalf("Send after the timeout = %v, want ErrTimeout", err)
+			}
+			f.noDeadline()
+			// No listener is left to hand the queued data to another SYN.
+			f.step(200*sec, "<SEQ=700><CTL=SYN>", Closed, "<SEQ=0><ACK=701><CTL=RST,ACK>")
+		})
+	}
+}
+
 // MUST-21, 3.10.8 USER TIMEOUT: a per-connection user timeout replaces R2,
 // shorter or longer; the user is told it was the user timeout, at the time
 // it set (measured from when the unacknowledged data went out, not at the

@@ -204,7 +204,7 @@ func (c *TCB) onRTO(now time.Duration) {
 			cause = CauseUserTimeout
 		}
 		if c.state == SynReceived && c.passive {
-			c.backToListen(cause)
+			c.backToListen(ErrTimeout, cause)
 			return
 		}
 		c.fail(ErrTimeout, cause)
