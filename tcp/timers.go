@@ -70,7 +70,7 @@ func (c *TCB) Tick(now time.Duration) {
 	if at, ok := c.userTimeoutAt(); ok && now >= at {
 		switch {
 		case c.state == SynReceived && c.passive:
-			c.backToListen(CauseUserTimeout)
+			c.backToListen(ErrTimeout, CauseUserTimeout)
 		case c.snd.una == c.snd.max: // only the peer's shut window holds data back
 			c.fail(ErrTimeout, CausePersist)
 		default:
