@@ -220,7 +220,6 @@ type Stats struct {
 	DupAcksIn              uint64
 	OutOfOrderSegs         uint64
 	ChallengeAcks          uint64
-	DroppedSegs            uint64
 	ZeroWindowProbes       uint64
 	KeepAliveProbes        uint64
 	ThrottledAcks          uint64 // answers to unacceptable empty segments skipped (RFC 5961 7)
