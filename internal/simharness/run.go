@@ -219,14 +219,14 @@ func (r *runner) setup() error {
 	var err error
 	r.cs, err = stack.New(&tap{r: r, ep: r.ea, dir: sim.AtoB}, stack.Config{
 		Addrs: []netip.Addr{ca}, Clock: r.clk, TCP: tc,
-		Secret: secret(s.Seed, "client"), OnEvent: r.onEvent("client"),
+		Secret: SeedSecret(s.Seed, "client"), OnEvent: r.onEvent("client"),
 		NoWindowScale: s.NoWindowScale, NoTimestamps: s.NoTimestamps, NoSACK: s.NoSACK})
 	if err != nil {
 		return err
 	}
 	r.ss, err = stack.New(&tap{r: r, ep: r.eb, dir: sim.BtoA}, stack.Config{
 		Addrs: []netip.Addr{sa}, Clock: r.clk, TCP: tc,
-		Secret: secret(s.Seed, "server"), OnEvent: r.onEvent("server"),
+		Secret: SeedSecret(s.Seed, "server"), OnEvent: r.onEvent("server"),
 		NoWindowScale: s.NoWindowScale, NoTimestamps: s.NoTimestamps, NoSACK: s.NoSACK})
 	if err != nil {
 		return err
@@ -245,8 +245,10 @@ func (r *runner) setup() error {
 	return err
 }
 
-// secret derives a stack's ISN and port secret from the seed.
-func secret(seed int64, who string) []byte {
+// SeedSecret derives a stack's ISN and port secret (stack.Config.Secret)
+// from a seed and the stack's name, so that the same seed gives the same
+// sequence numbers and ports. synack demo uses it too.
+func SeedSecret(seed int64, who string) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(seed))
 	s := sha256.Sum256(append(b[:], who...))

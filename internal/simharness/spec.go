@@ -146,8 +146,8 @@ func (s *Spec) RegisterFlags(fs *flag.FlagSet) {
 		func(c *sim.Config) string { return fmtRate(c.Rate) },
 		func(c *sim.Config, v string) (err error) { c.Rate, err = parseRate(v); return })
 	lf("queue", "transmit queue bound with --rate, in bytes (64KiB; 0: unbounded)",
-		func(c *sim.Config) string { return fmtSize(c.QueueBytes) },
-		func(c *sim.Config, v string) (err error) { c.QueueBytes, err = parseSize(v); return })
+		func(c *sim.Config) string { return FormatSize(c.QueueBytes) },
+		func(c *sim.Config, v string) (err error) { c.QueueBytes, err = ParseSize(v); return })
 	lf("mtu", "largest packet carried (0: 65535)",
 		func(c *sim.Config) string { return fmt.Sprint(c.MTU) },
 		func(c *sim.Config, v string) (err error) { c.MTU, err = parseInt(v, 0, 1<<16-1); return })
