@@ -102,9 +102,6 @@ type Stack struct {
 	gather  link.Gatherer         // ep, when it takes packets in pieces
 }
 
-// defaultBuf is the initial send and receive buffer size.
-const defaultBuf = 512 << 10
-
 // ErrNoAddress is returned by New without an address.
 var ErrNoAddress = errors.New("stack: no local address configured")
 
@@ -129,16 +126,16 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	if cfg.TCP.SendBuf == 0 {
-		cfg.TCP.SendBuf = defaultBuf
+		cfg.TCP.SendBuf = tcp.DefaultBuf
 	}
 	if cfg.TCP.RecvBuf == 0 {
-		cfg.TCP.RecvBuf = defaultBuf
+		cfg.TCP.RecvBuf = tcp.DefaultBuf
 	}
 	if cfg.TCP.SendBufMax == 0 {
-		cfg.TCP.SendBufMax = 4 << 20 // autotuning's ceiling
+		cfg.TCP.SendBufMax = tcp.DefaultBufMax // autotuning on
 	}
 	if cfg.TCP.RecvBufMax == 0 {
-		cfg.TCP.RecvBufMax = 4 << 20
+		cfg.TCP.RecvBufMax = tcp.DefaultBufMax
 	}
 	s := &Stack{
 		cfg: cfg, clk: cfg.Clock, ep: ep, mtu: ep.MTU(),
@@ -203,10 +200,10 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	}
 	// Start with room for at least 32 full segments (a 64 KiB-MTU link
 	// needs 2 MiB to keep its pipe full); autotuning grows from there.
-	if s.cfg.TCP.RecvBuf == 0 || s.cfg.TCP.RecvBuf == defaultBuf {
+	if s.cfg.TCP.RecvBuf == 0 || s.cfg.TCP.RecvBuf == tcp.DefaultBuf {
 		c.RecvBuf = min(max(c.RecvBuf, 32*c.MSS), c.RecvBufMax)
 	}
-	if s.cfg.TCP.SendBuf == 0 || s.cfg.TCP.SendBuf == defaultBuf {
+	if s.cfg.TCP.SendBuf == 0 || s.cfg.TCP.SendBuf == tcp.DefaultBuf {
 		c.SendBuf = min(max(c.SendBuf, 32*c.MSS), c.SendBufMax)
 	}
 	c.NoDelay = !s.cfg.Nagle
