@@ -53,9 +53,13 @@ type Config struct {
 	// does grant it to peers that ask; synack, off, does neither).
 	// Config.TCP.ECN turns it on as well.
 	ECN bool
-	// OnEvent, if set, sees every state transition of every connection.
-	// It runs with the connection's lock held: it must not call into the
-	// stack.
+	// OnEvent, if set, sees every state transition of every connection
+	// and listener, in order for each. It runs synchronously, in the
+	// goroutine that caused the transition, with the lock of the
+	// connection (Conn.mu) or listener (Listener.mu) whose state changed
+	// held and no other lock of the stack's: it must return quickly and
+	// must not call the Stack, Conn or Listener (queue the event and act on
+	// it elsewhere). See docs/DESIGN.md, "Concurrency".
 	OnEvent func(Event)
 }
 
@@ -89,11 +93,15 @@ type Stack struct {
 	mtu    int
 	secret []byte
 
+	// mu guards the demux: the segment path takes it for reading once per
+	// run of packets for one connection; opening, accepting a SYN and
+	// removing a closed connection take it for writing. It is a leaf
+	// below Conn.mu and Listener.mu: nothing else is locked under it.
 	mu        sync.RWMutex
-	conns     map[tuple]*Conn
-	listeners map[netip.AddrPort]*Listener
-	nextPort  uint32
-	closed    bool
+	conns     map[tuple]*Conn              // guarded by mu
+	listeners map[netip.AddrPort]*Listener // guarded by mu
+	nextPort  uint32                       // guarded by mu
+	closed    bool                         // guarded by mu
 
 	timers  timerHeap
 	stats   Stats

@@ -215,7 +215,7 @@ func (o *tunOptions) describe() string {
 // JSON) and tracks how many connections have not yet settled (reached
 // TIME-WAIT or CLOSED), so a command can let closes finish before it
 // exits. Its record method is the stack's OnEvent hook, which runs under
-// the stack's locks: it only queues, and a goroutine of its own writes,
+// the connection's or listener's lock: it only queues, and a goroutine of its own writes,
 // so a slow terminal never stalls the stack.
 type eventLog struct {
 	name  string // the endpoint column: "serve", "nc"
