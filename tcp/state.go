@@ -1,13 +1,3 @@
-// Package tcp is synack's sans-IO Transmission Control Block: the eleven
-// states of RFC 9293, the user calls of 3.10 (OPEN, SEND, RECEIVE, CLOSE,
-// ABORT, STATUS), SEGMENT ARRIVES (3.10.7) as one dispatcher plus one short
-// function per state, the timeouts of 3.10.8, retransmission (RFC 6298),
-// flow control with silly-window avoidance and reassembly.
-//
-// Nothing here reads a clock, starts a goroutine or takes a lock: every call
-// that can change a TCB takes now (a time.Duration since the stack's epoch),
-// segments go out through the Sender the TCB was built with, and
-// NextDeadline tells the caller when to call Tick.
 package tcp
 
 import "github.com/synack-tcp/synack/wire"
