@@ -3,8 +3,9 @@
 // when told to, so simulations and tests run in microseconds and replay
 // exactly.
 //
-// DESIGN.md places Clock in package stack; it lives here, below both stack
-// and link, because link/sim schedules packet deliveries on the same clock.
+// It is a package of its own, below both stack and link, because link/sim
+// schedules packet deliveries on the same clock the stack's timers use
+// (docs/DESIGN.md, "How time enters").
 package clock
 
 import (

@@ -20,9 +20,8 @@ import (
 // window synack advertises (SEG.ACK + SEG.WND << shift).
 type windowWatch struct {
 	link.Endpoint
-	mu    sync.Mutex
-	shift uint8
-	acks  []struct {
+	mu   sync.Mutex
+	acks []struct {
 		ack uint32
 		wnd uint16
 	}

@@ -19,6 +19,12 @@ type Conn struct {
 	s  *Stack
 	id tuple
 
+	// mu guards the TCB and everything below down to schedAt. Every user
+	// call, every run of inbound segments and every timer expiry holds it
+	// for its whole operation, packets sent to the link included. Under it
+	// the code takes, as leaves, Listener.mu (a child's handshake ends),
+	// Stack.mu (a closed connection leaves the demux), the timer heap's
+	// lock and the deadline locks; OnEvent runs under it.
 	mu         sync.Mutex
 	tcb        *tcp.TCB
 	b          *batch    // outbound packets of the current operation
@@ -39,7 +45,7 @@ type Conn struct {
 	heapIdx int           // guarded by the timer heap's lock
 	heapAt  time.Duration // guarded by the timer heap's lock
 
-	rdl, wdl deadline
+	rdl, wdl deadline // each guarded by its own lock
 }
 
 func (s *Stack) newConn(id tuple, l *Listener) *Conn {

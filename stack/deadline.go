@@ -9,6 +9,8 @@ import (
 // closed when the deadline passes, re-made when it is moved. It is made on
 // first use, so a connection without deadlines holds none.
 type deadline struct {
+	// mu guards timer and cancel. It is a leaf: Read and Write ask
+	// expired under Conn.mu; SetDeadline takes no other lock.
 	mu     sync.Mutex
 	timer  *time.Timer
 	cancel chan struct{} // nil until first set; closed when passed

@@ -22,12 +22,16 @@ type Listener struct {
 	s    *Stack
 	addr netip.AddrPort
 
+	// mu guards queue, pending and closed; OnEvent runs under it for the
+	// listener's own CLOSED -> LISTEN and LISTEN -> CLOSED. It is taken
+	// under Conn.mu (a child's handshake ends), and Stack.mu is taken under
+	// it: never hold Stack.mu and then take it.
 	mu      sync.Mutex
 	queue   []*Conn // ESTABLISHED, not yet accepted
 	pending int     // handshaking (SYN-RECEIVED)
 	closed  bool
-	notify  chan struct{}
-	done    chan struct{}
+	notify  chan struct{} // set at creation: a token per wake-up of Accept
+	done    chan struct{} // set at creation: closed by Close
 }
 
 // Listen announces on address ("10.0.0.2:80", ":80", "[fd00::2]:0").
@@ -50,23 +54,30 @@ func (s *Stack) ListenTCP(network, address string) (*Listener, error) {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: tcpAddr(ap), Err: syscall.EADDRNOTAVAIL}
 	}
 	l := &Listener{s: s, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	// A SYN may find the listener as soon as Stack.mu is released; l.mu,
+	// held until the event is out, keeps its child's events after LISTEN.
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil, &net.OpError{Op: "listen", Net: network, Err: net.ErrClosed}
 	}
 	if ap.Port() == 0 {
 		p, ok := s.freeListenPort(ap.Addr())
 		if !ok {
+			s.mu.Unlock()
 			return nil, &net.OpError{Op: "listen", Net: network, Err: syscall.EADDRINUSE}
 		}
 		ap = netip.AddrPortFrom(ap.Addr(), p)
 	}
 	if s.listenConflict(ap) {
+		s.mu.Unlock()
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: tcpAddr(ap), Err: syscall.EADDRINUSE}
 	}
 	l.addr = ap
 	s.listeners[ap] = l
+	s.mu.Unlock()
 	s.emit(tuple{local: ap}, tcp.Closed, tcp.Listen, tcp.CauseOpenPassive)
 	return l, nil
 }
@@ -230,13 +241,13 @@ func (l *Listener) Close() error {
 	q := l.queue
 	l.queue = nil
 	close(l.done)
-	l.mu.Unlock()
 	l.s.mu.Lock()
 	if l.s.listeners[l.addr] == l {
 		delete(l.s.listeners, l.addr)
 	}
 	l.s.mu.Unlock()
 	l.s.emit(tuple{local: l.addr}, tcp.Listen, tcp.Closed, tcp.CauseClose)
+	l.mu.Unlock()
 	for _, c := range q {
 		c.mu.Lock()
 		c.l = nil

@@ -62,9 +62,16 @@ type Config struct {
 	// DefaultMaxOrphans, as Linux's tcp_max_orphans); past it the oldest
 	// is reset, counted in Stats.OrphanOverflow.
 	MaxOrphans int
-	// OnEvent, if set, sees every state transition of every connection.
-	// It runs with the connection's lock held: it must not call into the
-	// stack.
+	// OnEvent, if set, sees every state transition of every connection
+	// and listener, in order for each. It runs synchronously, in the
+	// goroutine that caused the transition, with the lock of the
+	// connection (Conn.mu) or listener (Listener.mu) whose state changed
+	// held and no other lock of the stack's: it must return quickly and
+	// must not call the Stack, Conn or Listener (queue the event and act on
+	// it elsewhere). The end of a TIME-WAIT record (TIME-WAIT -> CLOSED)
+	// is reported with no lock held, or, when MaxTimeWait evicts it, under
+	// the lock of the connection whose arrival in TIME-WAIT evicted it.
+	// See docs/DESIGN.md, "Concurrency".
 	OnEvent func(Event)
 }
 
@@ -105,11 +112,15 @@ type Stack struct {
 	mtu    int
 	secret []byte
 
+	// mu guards the demux: the segment path takes it for reading once per
+	// run of packets for one connection; opening, accepting a SYN and
+	// removing a closed connection take it for writing. It is a leaf
+	// below Conn.mu and Listener.mu: nothing else is locked under it.
 	mu        sync.RWMutex
-	conns     map[tuple]*Conn
-	listeners map[netip.AddrPort]*Listener
-	nextPort  uint32
-	closed    bool
+	conns     map[tuple]*Conn              // guarded by mu
+	listeners map[netip.AddrPort]*Listener // guarded by mu
+	nextPort  uint32                       // guarded by mu
+	closed    bool                         // guarded by mu
 
 	timers  timerHeap
 	tw      twTable    // connections in TIME-WAIT, as compact records
@@ -119,9 +130,6 @@ type Stack struct {
 	out     sync.Pool             // *batch
 	gather  link.Gatherer         // ep, when it takes packets in pieces
 }
-
-// defaultBuf is the initial send and receive buffer size.
-const defaultBuf = 512 << 10
 
 // ErrNoAddress is returned by New without an address.
 var ErrNoAddress = errors.New("stack: no local address configured")
@@ -153,16 +161,16 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	if cfg.TCP.SendBuf == 0 {
-		cfg.TCP.SendBuf = defaultBuf
+		cfg.TCP.SendBuf = tcp.DefaultBuf
 	}
 	if cfg.TCP.RecvBuf == 0 {
-		cfg.TCP.RecvBuf = defaultBuf
+		cfg.TCP.RecvBuf = tcp.DefaultBuf
 	}
 	if cfg.TCP.SendBufMax == 0 {
-		cfg.TCP.SendBufMax = 4 << 20 // autotuning's ceiling
+		cfg.TCP.SendBufMax = tcp.DefaultBufMax // autotuning on
 	}
 	if cfg.TCP.RecvBufMax == 0 {
-		cfg.TCP.RecvBufMax = 4 << 20
+		cfg.TCP.RecvBufMax = tcp.DefaultBufMax
 	}
 	s := &Stack{
 		cfg: cfg, clk: cfg.Clock, ep: ep, mtu: ep.MTU(),
@@ -228,10 +236,10 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	}
 	// Start with room for at least 32 full segments (a 64 KiB-MTU link
 	// needs 2 MiB to keep its pipe full); autotuning grows from there.
-	if s.cfg.TCP.RecvBuf == 0 || s.cfg.TCP.RecvBuf == defaultBuf {
+	if s.cfg.TCP.RecvBuf == 0 || s.cfg.TCP.RecvBuf == tcp.DefaultBuf {
 		c.RecvBuf = min(max(c.RecvBuf, 32*c.MSS), c.RecvBufMax)
 	}
-	if s.cfg.TCP.SendBuf == 0 || s.cfg.TCP.SendBuf == defaultBuf {
+	if s.cfg.TCP.SendBuf == 0 || s.cfg.TCP.SendBuf == tcp.DefaultBuf {
 		c.SendBuf = min(max(c.SendBuf, 32*c.MSS), c.SendBufMax)
 	}
 	c.NoDelay = !s.cfg.Nagle

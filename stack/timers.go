@@ -13,7 +13,10 @@ import (
 // its deadline moves earlier; one that moved later fires early, finds
 // nothing due, and re-registers. Idle connections cost nothing per tick.
 type timerHeap struct {
-	s       *Stack
+	s *Stack
+	// mu guards the fields below and every Conn's heapIdx and heapAt. It
+	// is a leaf, taken under Conn.mu by update; fire releases it before
+	// it locks the connections that are due.
 	mu      sync.Mutex
 	h       connHeap
 	t       clock.Timer

@@ -99,7 +99,7 @@ func newFzPair(t *testing.T, r *fzIn) *fzPair {
 		e := &fzEnd{p: p, id: i, name: name, key: uint64(i + 1)}
 		e.c = New(cfg, e, func(from, to State, cause Cause) {
 			p.logf("%s %v -> %v (%s)", e.name, from, to, cause)
-			if !fzLegal[[2]State{from, to}] {
+			if !LegalTransition(from, to) {
 				t.Fatalf("t=%v %s: illegal transition %v -> %v (%s)", p.now, e.name, from, to, cause)
 			}
 			if to == Established {

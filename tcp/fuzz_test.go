@@ -54,24 +54,6 @@ func fzStream(key uint64, off int) byte {
 	return byte(x >> (8 * (uint64(off) % 8)))
 }
 
-// fzLegal is every transition RFC 9293's Figure 5 and 3.10 allow, plus
-// synack's FIN-WAIT-2 timeout and a passive SYN-RECEIVED's return to
-// LISTEN (3.10.7.4 RST and SYN).
-var fzLegal = map[[2]State]bool{
-	{Closed, Listen}: true, {Closed, SynSent}: true,
-	{Listen, SynReceived}: true, {Listen, SynSent}: true, {Listen, Closed}: true,
-	{SynSent, SynReceived}: true, {SynSent, Established}: true, {SynSent, Closed}: true,
-	{SynReceived, Established}: true, {SynReceived, FinWait1}: true, {SynReceived, CloseWait}: true,
-	{SynReceived, Listen}: true, {SynReceived, Closed}: true,
-	{Established, FinWait1}: true, {Established, CloseWait}: true, {Established, Closed}: true,
-	{FinWait1, FinWait2}: true, {FinWait1, Closing}: true, {FinWait1, TimeWait}: true, {FinWait1, Closed}: true,
-	{FinWait2, TimeWait}: true, {FinWait2, Closed}: true,
-	{Closing, TimeWait}: true, {Closing, Closed}: true,
-	{TimeWait, Closed}:   true,
-	{CloseWait, LastAck}: true, {CloseWait, Closed}: true,
-	{LastAck, Closed}: true,
-}
-
 // fzCheckSent checks a segment a TCB emits: it encodes and parses back
 // (options fit in 40 bytes), carries no more than the send MSS, no data
 // on a SYN or a reset, and an ACK on everything but a SYN of SYN-SENT and
@@ -188,7 +170,7 @@ func fzInState(t *testing.T, cfgByte byte, s State) *fzOne {
 	o := &fzOne{t: t, opts: cfgByte&32 == 0, peerTS: 77}
 	o.rec = &fzRec{t: t}
 	o.c = New(cfg, o.rec, func(from, to State, cause Cause) {
-		if !fzLegal[[2]State{from, to}] {
+		if !LegalTransition(from, to) {
 			t.Fatalf("illegal transition %v -> %v (%s)", from, to, cause)
 		}
 	})

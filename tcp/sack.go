@@ -90,8 +90,6 @@ func (s *scoreboard) ackTo(una seq.Value) {
 	s.ranges = s.ranges[:k]
 }
 
-func (s *scoreboard) reset() { s.ranges = s.ranges[:0] }
-
 // lostBelow is the boundary under which every un-SACKed byte counts as
 // lost (RFC 6675 IsLost): more than (DupThresh-1)*SMSS bytes, or DupThresh
 // discontiguous ranges, SACKed above it.

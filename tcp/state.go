@@ -1,13 +1,3 @@
-// Package tcp is synack's sans-IO Transmission Control Block: the eleven
-// states of RFC 9293, the user calls of 3.10 (OPEN, SEND, RECEIVE, CLOSE,
-// ABORT, STATUS), SEGMENT ARRIVES (3.10.7) as one dispatcher plus one short
-// function per state, the timeouts of 3.10.8, retransmission (RFC 6298),
-// flow control with silly-window avoidance and reassembly.
-//
-// Nothing here reads a clock, starts a goroutine or takes a lock: every call
-// that can change a TCB takes now (a time.Duration since the stack's epoch),
-// segments go out through the Sender the TCB was built with, and
-// NextDeadline tells the caller when to call Tick.
 package tcp
 
 import "github.com/synack-tcp/synack/wire"
@@ -88,3 +78,28 @@ func init() {
 }
 
 func causeOf(f wire.Flags) Cause { return rcvCause[f] }
+
+// legal is every transition RFC 9293's Figure 5 and 3.10 allow, plus a
+// passive SYN-RECEIVED's return to LISTEN (3.10.7.4, an RST or a SYN) and
+// synack's FIN-WAIT-2 timeout (FIN-WAIT-2 -> CLOSED).
+var legal = [...]uint16{
+	Closed:      1<<Listen | 1<<SynSent,
+	Listen:      1<<SynReceived | 1<<SynSent | 1<<Closed,
+	SynSent:     1<<SynReceived | 1<<Established | 1<<Closed,
+	SynReceived: 1<<Established | 1<<FinWait1 | 1<<CloseWait | 1<<Listen | 1<<Closed,
+	Established: 1<<FinWait1 | 1<<CloseWait | 1<<Closed,
+	FinWait1:    1<<FinWait2 | 1<<Closing | 1<<TimeWait | 1<<Closed,
+	FinWait2:    1<<TimeWait | 1<<Closed,
+	Closing:     1<<TimeWait | 1<<Closed,
+	TimeWait:    1 << Closed,
+	CloseWait:   1<<LastAck | 1<<Closed,
+	LastAck:     1 << Closed,
+}
+
+// LegalTransition reports whether from -> to is a transition of RFC
+// 9293's state diagram (Figure 5 and the rules of 3.10), as synack
+// implements it. Every transition a TCB reports is one; the fuzz targets
+// and the simulation harness check it.
+func LegalTransition(from, to State) bool {
+	return int(from) < len(legal) && to < 16 && legal[from]&(1<<to) != 0
+}

@@ -26,14 +26,22 @@ type Sender interface {
 	SendSegment(h *wire.TCP, p1, p2 []byte)
 }
 
+// The buffer defaults, the one place they are written. Package stack
+// starts a connection's buffers at DefaultBuf, or at 32 full segments when
+// that is more, and lets autotuning grow them to DefaultBufMax.
+const (
+	DefaultBuf    = 512 << 10 // send and receive buffer to start with
+	DefaultBufMax = 4 << 20   // autotuning's ceiling in package stack
+)
+
 // Config holds the tunables of one connection. Zero fields take defaults.
 type Config struct {
 	MSS            int           // largest segment we can receive (MMS_R - 20 - IP header); MUST-67
 	DefaultSendMSS int           // send MSS when the peer sends no MSS option: 536 (IPv4) or 1220 (IPv6); MUST-15
-	SendBuf        int           // send buffer bytes to start with
-	RecvBuf        int           // receive buffer bytes to start with
-	SendBufMax     int           // autotuning grows the send buffer up to this (default SendBuf: no growth)
-	RecvBufMax     int           // and the receive buffer up to this (default RecvBuf)
+	SendBuf        int           // send buffer bytes to start with (default DefaultBuf)
+	RecvBuf        int           // receive buffer bytes to start with (default DefaultBuf)
+	SendBufMax     int           // autotuning grows the send buffer up to this (default SendBuf: no growth; package stack: DefaultBufMax)
+	RecvBufMax     int           // and the receive buffer up to this (default RecvBuf; package stack: DefaultBufMax)
 	MSL            time.Duration // maximum segment lifetime; TIME-WAIT lasts 2*MSL (MUST-13)
 	InitialRTO     time.Duration // RFC 6298 2.1
 	MinRTO         time.Duration // RFC 6298 2.4
@@ -91,8 +99,8 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.MSS, 1460)
 	def(&c.DefaultSendMSS, 536)
-	def(&c.SendBuf, 256<<10)
-	def(&c.RecvBuf, 256<<10)
+	def(&c.SendBuf, DefaultBuf)
+	def(&c.RecvBuf, DefaultBuf)
 	def(&c.R1, 3)
 	c.SendBufMax = max(c.SendBufMax, c.SendBuf)
 	c.RecvBufMax = max(c.RecvBufMax, c.RecvBuf)
@@ -228,7 +236,6 @@ type Stats struct {
 	DupAcksIn              uint64
 	OutOfOrderSegs         uint64
 	ChallengeAcks          uint64
-	DroppedSegs            uint64
 	ZeroWindowProbes       uint64
 	KeepAliveProbes        uint64
 	ThrottledAcks          uint64 // answers to unacceptable empty segments skipped (RFC 5961 7)

@@ -1,20 +1,15 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/synack-tcp/synack/clock"
+	"github.com/synack-tcp/synack/internal/simharness"
 	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/link/pcap"
 	"github.com/synack-tcp/synack/link/sim"
@@ -34,67 +29,44 @@ type demoOptions struct {
 	seed     int64
 	pcap     string
 	msl      time.Duration
+	ecn      bool
 }
 
-// lossValue parses "0.05" or "5%".
-type lossValue struct{ p *float64 }
-
-func (l lossValue) String() string {
-	if l.p == nil {
-		return "0"
-	}
-	return strconv.FormatFloat(*l.p, 'g', -1, 64)
-}
-
-func (l lossValue) Set(s string) error {
-	pct := strings.HasSuffix(s, "%")
-	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil {
-		return errors.New("want a fraction like 0.05 or a percentage like 5%")
-	}
-	if pct {
-		v /= 100
-	}
-	if v < 0 || v >= 1 {
-		return errors.New("loss must be at least 0 and below 1 (100%)")
-	}
-	*l.p = v
-	return nil
-}
+const demoUsage = `usage: synack demo [flags]
+Runs two stacks in one process over a simulated link under a virtual clock,
+opens a connection, moves data, closes it, and prints every transition and
+whether every byte arrived intact. With --json: one JSON object per
+transition, then a summary object ("summary": true) with the bytes checked,
+each endpoint's final state and "ok".
+`
 
 func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
-	o := demoOptions{}
-	fs := flag.NewFlagSet("synack demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	o := demoOptions{size: 4096, delay: 5 * time.Millisecond, seed: 1, msl: 2 * time.Minute}
+	fs := newFlags("demo", demoUsage, stderr)
 	fs.StringVar(&o.scenario, "scenario", "normal", "one of: "+strings.Join(scenarios, ", "))
-	fs.BoolVar(&o.json, "json", false, "print one JSON object per transition instead of a table")
-	fs.IntVar(&o.size, "size", 4096, "bytes each side sends")
-	fs.Var(lossValue{&o.loss}, "loss", "packet loss in each direction (0.05 or 5%)")
-	fs.DurationVar(&o.delay, "delay", 5*time.Millisecond, "one-way delay of the simulated link")
-	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulation (same flags, same output)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object per transition, then a summary object, instead of a table")
+	fs.Var(sizeFlag{&o.size}, "size", "bytes each side sends (4096, 64KiB, 1MiB, 1MB)")
+	fs.Var(lossFlag{&o.loss}, "loss", "packet loss in each direction (0.05 or 5%)")
+	fs.Var(durFlag{&o.delay}, "delay", "one-way delay of the simulated link")
+	fs.Var(int64Flag{&o.seed}, "seed", "seed of the simulation (same flags, same output)")
 	fs.StringVar(&o.pcap, "pcap", "", "write the client's packets to this pcap file")
-	fs.DurationVar(&o.msl, "msl", 2*time.Minute, "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: synack demo [flags]")
-		fmt.Fprintln(stderr, "Runs two stacks in one process over a simulated link under a virtual clock,")
-		fmt.Fprintln(stderr, "opens a connection, moves data, closes it, and prints every transition.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	fs.Var(durFlag{&o.msl}, "msl", "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
+	fs.BoolVar(&o.ecn, "ecn", false, "negotiate explicit congestion notification (RFC 3168) on both stacks")
+	if err := fs.parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (demoOptions, error) { return o, usageError(fs, stderr, format, a...) }
+	bad := func(format string, a ...any) (demoOptions, error) { return o, fs.bad(format, a...) }
 	switch {
 	case fs.NArg() > 0:
 		return bad("unexpected argument %q", fs.Arg(0))
 	case !contains(scenarios, o.scenario):
-		return bad("unknown scenario %q (want one of %s)", o.scenario, strings.Join(scenarios, ", "))
+		return bad("invalid value %q for --scenario: want one of %s", o.scenario, strings.Join(scenarios, ", "))
 	case o.size < 0 || o.size > 1<<30:
-		return bad("--size must be between 0 and 1 GiB")
+		return bad("invalid value %s for --size: want 0 to 1GiB", simharness.FormatSize(o.size))
 	case o.delay < 0 || o.delay > time.Minute:
-		return bad("--delay must be between 0 and 1m")
+		return bad("invalid value %v for --delay: want 0 to 1m", o.delay)
 	case o.msl <= 0 || o.msl > time.Hour:
-		return bad("--msl must be positive and at most 1h")
+		return bad("invalid value %v for --msl: want more than 0, at most 1h", o.msl)
 	}
 	return o, nil
 }
@@ -111,17 +83,16 @@ func contains(list []string, s string) bool {
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	o, err := parseDemo(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) && len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
+		return exitCode(err)
 	}
 	res, err := simulate(o, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "synack demo: %v\n", err)
 		return 1
 	}
-	if !o.json {
+	if o.json {
+		newJSONEncoder(stdout).Encode(res.summary())
+	} else {
 		res.print(stdout)
 	}
 	if !res.ok() {
@@ -159,15 +130,6 @@ var (
 // wrapEndpoint, when set (by tests), wraps each side's link endpoint.
 var wrapEndpoint func(name string, ep link.Endpoint) link.Endpoint
 
-// secretFor derives a stack's ISN/port secret from the seed, so the same
-// flags give the same sequence numbers and ports.
-func secretFor(seed int64, who string) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(seed))
-	s := sha256.Sum256(append(b[:], who...))
-	return s[:]
-}
-
 // simulate builds the two stacks and runs the scenario to the end.
 func simulate(o demoOptions, stdout io.Writer) (*result, error) {
 	clk := clock.NewVirtual()
@@ -191,7 +153,7 @@ func simulate(o demoOptions, stdout io.Writer) (*result, error) {
 		cep = pe
 	}
 	res := &result{opts: o}
-	enc := json.NewEncoder(stdout)
+	enc := newJSONEncoder(stdout)
 	record := func(name string) func(stack.Event) {
 		return func(e stack.Event) {
 			r := newRow(name, e)
@@ -202,11 +164,11 @@ func simulate(o demoOptions, stdout io.Writer) (*result, error) {
 		}
 	}
 	tc := tcp.Config{MSL: o.msl}
-	cs, err := stack.New(cep, stack.Config{Addrs: []netip.Addr{clientAddr}, Clock: clk, TCP: tc, Secret: secretFor(o.seed, "client"), OnEvent: record("client")})
+	cs, err := stack.New(cep, stack.Config{Addrs: []netip.Addr{clientAddr}, Clock: clk, TCP: tc, ECN: o.ecn, Secret: simharness.SeedSecret(o.seed, "client"), OnEvent: record("client")})
 	if err != nil {
 		return nil, err
 	}
-	ss, err := stack.New(sep, stack.Config{Addrs: []netip.Addr{serverAddr}, Clock: clk, TCP: tc, Secret: secretFor(o.seed, "server"), OnEvent: record("server")})
+	ss, err := stack.New(sep, stack.Config{Addrs: []netip.Addr{serverAddr}, Clock: clk, TCP: tc, ECN: o.ecn, Secret: simharness.SeedSecret(o.seed, "server"), OnEvent: record("server")})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -27,33 +26,30 @@ type ncOptions struct {
 	port    uint16         // listening
 }
 
+const ncUsage = `usage: synack nc [flags] HOST PORT
+       synack nc [flags] -l PORT
+Netcat over the synack stack: connects to HOST PORT (or accepts one connection
+on PORT), copies stdin to the connection and the connection to stdout. At EOF
+on stdin it half-closes (sends its FIN) and goes on reading until the peer
+closes too. Any kernel-side tool can be the peer: HOST is usually --host-addr's
+address, and the kernel reaches synack at --addr.
+` + tunUsage + "\n"
+
 func parseNC(args []string, stderr io.Writer) (ncOptions, error) {
-	var o ncOptions
-	fs := flag.NewFlagSet("synack nc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.tun.register(fs)
+	o := ncOptions{timeout: 30 * time.Second}
+	fs := newFlags("nc", ncUsage, stderr)
+	o.tun.register(fs.FlagSet)
 	fs.BoolVar(&o.listen, "l", false, "listen on PORT at --addr and accept one connection, instead of dialing")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up dialing after this long")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: synack nc [flags] HOST PORT")
-		fmt.Fprintln(stderr, "       synack nc [flags] -l PORT")
-		fmt.Fprintln(stderr, "Netcat over the synack stack: connects to HOST PORT (or accepts one connection")
-		fmt.Fprintln(stderr, "on PORT), copies stdin to the connection and the connection to stdout. At EOF")
-		fmt.Fprintln(stderr, "on stdin it half-closes (sends its FIN) and goes on reading until the peer")
-		fmt.Fprintln(stderr, "closes too. Any kernel-side tool can be the peer: HOST is usually --host-addr's")
-		fmt.Fprintln(stderr, "address, and the kernel reaches synack at --addr.")
-		fmt.Fprintln(stderr, tunUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	fs.Var(durFlag{&o.timeout}, "timeout", "give up dialing after this long")
+	if err := fs.parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (ncOptions, error) { return o, usageError(fs, stderr, format, a...) }
+	bad := func(format string, a ...any) (ncOptions, error) { return o, fs.bad(format, a...) }
 	if err := o.tun.check(); err != nil {
 		return bad("%v", err)
 	}
 	if o.timeout <= 0 {
-		return bad("--timeout must be positive")
+		return bad("invalid value %v for --timeout: want a positive duration such as 30s", o.timeout)
 	}
 	port := func(s string) (uint16, bool) {
 		p, err := strconv.ParseUint(s, 10, 16)
@@ -95,10 +91,7 @@ func runNC(args []string, stdout, stderr io.Writer) int {
 func ncMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseNC(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) && len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
+		return exitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -141,7 +134,11 @@ func ncConnect(ctx context.Context, st *stack.Stack, o ncOptions, stderr io.Writ
 	if !o.listen {
 		dctx, cancel := context.WithTimeout(ctx, o.timeout)
 		defer cancel()
-		return st.DialTCP(dctx, "tcp", o.remote.String())
+		c, err := st.DialTCP(dctx, "tcp", o.remote.String())
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("dial %s: no answer to the SYN within --timeout %v", o.remote, o.timeout)
+		}
+		return c, err
 	}
 	ln, err := st.ListenTCP("tcp", netip.AddrPortFrom(o.tun.addr, o.port).String())
 	if err != nil {

@@ -28,7 +28,7 @@ func TestNCBadFlags(t *testing.T) {
 		"no resolver":                     {"nc", "localhost", "80"},
 		"different IP versions":           {"nc", "fd00::1", "80"},
 		"outside --host-addr's prefix":    {"nc", "--host-addr", "192.168.7.1/24", "10.9.0.1", "80"},
-		"--timeout must be positive":      {"nc", "--timeout", "0s", "10.9.0.1", "80"},
+		"invalid value 0s for --timeout: want a positive duration": {"nc", "--timeout", "0s", "10.9.0.1", "80"},
 	})
 }
 

@@ -192,6 +192,16 @@ type result struct {
 	sc     *scenario
 	end    time.Duration
 	checks []check
+	bytes  []byteCheck       // each direction's data
+	final  map[string]string // endpoint -> the state it ended in
+}
+
+// byteCheck is one direction's data in the JSON summary.
+type byteCheck struct {
+	Dir      string `json:"dir"` // "client->server"
+	Sent     int    `json:"sent"`
+	Received int    `json:"received"`
+	Intact   bool   `json:"intact"` // what arrived is what was sent, and all of it
 }
 
 type check struct {
@@ -204,12 +214,17 @@ func (r *result) finish(sc *scenario) {
 		r.checks = append(r.checks, check{ok, fmt.Sprintf(format, a...)})
 	}
 	cl, sv := sc.client, sc.server
+	data := func(from, to *peer, intact bool) bool {
+		r.bytes = append(r.bytes, byteCheck{from.name + "->" + to.name, len(from.out), len(to.got), intact})
+		return intact
+	}
+	r.final = map[string]string{}
 	if sc.kind == "reset" {
-		add(bytes.Equal(cl.got, sv.out), "server -> client: %d bytes sent, %d received intact before the reset", len(sv.out), len(cl.got))
+		add(data(sv, cl, bytes.Equal(cl.got, sv.out)), "server -> client: %d bytes sent, %d received intact before the reset", len(sv.out), len(cl.got))
 		add(errors.Is(sv.err, syscall.ECONNRESET), "server's application saw the reset: %v", sv.err)
 	} else {
-		add(bytes.Equal(sv.got, cl.out) && (sv.eof || sv.closed), "client -> server: %d bytes sent, %d received intact", len(cl.out), len(sv.got))
-		add(bytes.Equal(cl.got, sv.out) && (cl.eof || cl.closed), "server -> client: %d bytes sent, %d received intact", len(sv.out), len(cl.got))
+		add(data(cl, sv, bytes.Equal(sv.got, cl.out) && (sv.eof || sv.closed)), "client -> server: %d bytes sent, %d received intact", len(cl.out), len(sv.got))
+		add(data(sv, cl, bytes.Equal(cl.got, sv.out) && (cl.eof || cl.closed)), "server -> client: %d bytes sent, %d received intact", len(sv.out), len(cl.got))
 	}
 	for _, p := range []*peer{cl, sv} {
 		if p.c == nil {
@@ -217,8 +232,36 @@ func (r *result) finish(sc *scenario) {
 			continue
 		}
 		st := p.c.Status()
+		r.final[p.name] = st.State.String()
 		add(st.State.String() == "CLOSED", "%s ended in %v (%d segments out, %d retransmitted)", p.name, st.State, st.Stats.SegsOut, st.Stats.Retransmits)
 	}
+}
+
+// summary is the object synack demo --json ends with.
+type summary struct {
+	Summary     bool              `json:"summary"` // always true: tells this line from the transitions
+	Scenario    string            `json:"scenario"`
+	Seed        int64             `json:"seed"`
+	Transitions int               `json:"transitions"`
+	VirtualMs   float64           `json:"virtual_ms"`
+	Bytes       []byteCheck       `json:"bytes"`
+	Final       map[string]string `json:"final"`  // endpoint -> state
+	Failed      []string          `json:"failed"` // the checks that failed, in words
+	OK          bool              `json:"ok"`
+}
+
+func (r *result) summary() summary {
+	s := summary{
+		Summary: true, Scenario: r.opts.scenario, Seed: r.opts.seed, Transitions: len(r.rows),
+		VirtualMs: float64(r.end.Microseconds()) / 1000, Bytes: r.bytes, Final: r.final,
+		Failed: []string{}, OK: r.ok(),
+	}
+	for _, c := range r.checks {
+		if !c.ok {
+			s.Failed = append(s.Failed, c.what)
+		}
+	}
+	return s
 }
 
 func (r *result) ok() bool {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -29,28 +28,28 @@ type serveOptions struct {
 	dir                 string
 }
 
+const serveUsage = `usage: synack serve [flags]
+Serves HTTP, echo and discard on synack's own address over a TUN device, so
+that the kernel's TCP (curl, nc, a browser) can talk to it. GET /bytes/N
+streams N bytes of a fixed pseudo-random sequence (ChaCha8 with an all-zero
+seed), the same on every request.
+On SIGINT or SIGTERM it stops accepting, gives HTTP requests in flight up
+to 5 s to finish, closes every connection and waits up to 3 s more for the
+closes to be acknowledged, then exits; a second signal exits at once.
+` + tunUsage + "\n"
+
 func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
-	var o serveOptions
-	fs := flag.NewFlagSet("synack serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.tun.register(fs)
-	fs.IntVar(&o.http, "http", 80, "HTTP `PORT`: files from --dir, and /bytes/N streams N bytes (0: off)")
-	fs.IntVar(&o.echo, "echo", 7, "echo `PORT`: sends back what it receives, RFC 862 (0: off)")
-	fs.IntVar(&o.discard, "discard", 9, "discard `PORT`: reads and drops everything, RFC 863 (0: off)")
+	o := serveOptions{http: 80, echo: 7, discard: 9}
+	fs := newFlags("serve", serveUsage, stderr)
+	o.tun.register(fs.FlagSet)
+	fs.Var(intFlag{&o.http}, "http", "HTTP `PORT`: files from --dir, and /bytes/N streams N bytes (0: off)")
+	fs.Var(intFlag{&o.echo}, "echo", "echo `PORT`: sends back what it receives, RFC 862 (0: off)")
+	fs.Var(intFlag{&o.discard}, "discard", "discard `PORT`: reads and drops everything, RFC 863 (0: off)")
 	fs.StringVar(&o.dir, "dir", ".", "serve the files in `DIR` over HTTP")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: synack serve [flags]")
-		fmt.Fprintln(stderr, "Serves HTTP, echo and discard on synack's own address over a TUN device, so")
-		fmt.Fprintln(stderr, "that the kernel's TCP (curl, nc, a browser) can talk to it, until SIGINT or")
-		fmt.Fprintln(stderr, "SIGTERM. GET /bytes/N streams N bytes of a fixed pseudo-random sequence")
-		fmt.Fprintln(stderr, "(ChaCha8 with an all-zero seed), the same on every request.")
-		fmt.Fprintln(stderr, tunUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (serveOptions, error) { return o, usageError(fs, stderr, format, a...) }
+	bad := func(format string, a ...any) (serveOptions, error) { return o, fs.bad(format, a...) }
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
@@ -84,15 +83,13 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 func runServe(args []string, stdout, stderr io.Writer) int {
 	o, err := parseServe(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) && len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
+		return exitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// After the first signal, a second one kills the process at once
-	// instead of waiting for the orderly shutdown.
+	// After the first signal, stop restores the default action, so a
+	// second one kills the process at once instead of waiting for the
+	// orderly shutdown.
 	context.AfterFunc(ctx, stop)
 	return serve(ctx, o, stdout, stderr)
 }
@@ -172,6 +169,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int {
 	code := 0
 	select {
 	case <-ctx.Done():
+		fmt.Fprintf(stderr, "%s: stopping: closing connections (up to 8 s); a second Ctrl-C exits at once\n", cmd)
 	case err := <-fail:
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		code = 1

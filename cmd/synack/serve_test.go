@@ -27,8 +27,8 @@ import (
 	"github.com/synack-tcp/synack/tcp"
 )
 
-// badFlags runs each command line and wants exit 2, a usage text, and a
-// line "synack CMD: ..." containing want.
+// badFlags runs each command line and wants exit 2 and two lines: "synack
+// CMD: ..." containing want, and the pointer to "synack CMD -h".
 func badFlags(t *testing.T, cases map[string][]string) {
 	t.Helper()
 	for want, args := range cases {
@@ -41,8 +41,8 @@ func badFlags(t *testing.T, cases map[string][]string) {
 		if !strings.Contains(first, want) {
 			t.Errorf("%v: first line %q does not contain %q", args, first, want)
 		}
-		if !strings.Contains(errb.String(), "usage: synack "+args[0]) {
-			t.Errorf("%v: no usage in %q", args, errb.String())
+		if want := "\nrun \"synack " + args[0] + " -h\" for usage\n"; !strings.HasPrefix(first, "synack "+args[0]+": ") || !strings.HasSuffix(errb.String(), want) || strings.Count(errb.String(), "\n") != 2 {
+			t.Errorf("%v: stderr %q, want one line and %q", args, errb.String(), want)
 		}
 	}
 }
@@ -57,22 +57,22 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 
 func TestServeBadFlags(t *testing.T) {
 	badFlags(t, map[string][]string{
-		"unexpected argument":                {"serve", "extra"},
-		"flag provided but not defined":      {"serve", "--bogus"},
-		`--addr "nope"`:                      {"serve", "--addr", "nope"},
-		`--host-addr "10.9.0.1"`:             {"serve", "--host-addr", "10.9.0.1"},
-		"outside --host-addr's prefix":       {"serve", "--addr", "10.8.0.2"},
-		"is the kernel's own address":        {"serve", "--addr", "10.9.0.1"},
-		"different IP versions":              {"serve", "--addr", "fd00::2"},
-		"cannot be a host's address":         {"serve", "--addr", "10.9.0.255"},
-		"--tun":                              {"serve", "--tun", "a/b"},
-		"--mtu 20":                           {"serve", "--mtu", "20"},
-		"--http 70000":                       {"serve", "--http", "70000"},
-		"are both port 7":                    {"serve", "--http", "7"},
-		"nothing to serve":                   {"serve", "--http", "0", "--echo", "0", "--discard", "0"},
-		"is not a directory":                 {"serve", "--dir", "/nonexistent/dir"},
-		"--msl must be positive":             {"serve", "--msl", "0s"},
-		"invalid value \"x\" for flag -echo": {"serve", "--echo", "x"},
+		"unexpected argument":                  {"serve", "extra"},
+		"unknown flag --bogus":                 {"serve", "--bogus"},
+		`--addr "nope"`:                        {"serve", "--addr", "nope"},
+		`--host-addr "10.9.0.1"`:               {"serve", "--host-addr", "10.9.0.1"},
+		"outside --host-addr's prefix":         {"serve", "--addr", "10.8.0.2"},
+		"is the kernel's own address":          {"serve", "--addr", "10.9.0.1"},
+		"different IP versions":                {"serve", "--addr", "fd00::2"},
+		"cannot be a host's address":           {"serve", "--addr", "10.9.0.255"},
+		"--tun":                                {"serve", "--tun", "a/b"},
+		"--mtu 20":                             {"serve", "--mtu", "20"},
+		"--http 70000":                         {"serve", "--http", "70000"},
+		"are both port 7":                      {"serve", "--http", "7"},
+		"nothing to serve":                     {"serve", "--http", "0", "--echo", "0", "--discard", "0"},
+		"is not a directory":                   {"serve", "--dir", "/nonexistent/dir"},
+		"invalid value 0s for --msl":           {"serve", "--msl", "0s"},
+		"invalid value \"x\" for --echo: want": {"serve", "--echo", "x"},
 	})
 }
 
@@ -307,7 +307,8 @@ func TestServeOverPipe(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	if s := stderr.String(); !strings.Contains(s, "serving http://10.9.0.2:8080/") || !strings.Contains(s, "stopped after 3 connections") {
+	if s := stderr.String(); !strings.Contains(s, "serving http://10.9.0.2:8080/") || !strings.Contains(s, "stopped after 3 connections") ||
+		!strings.Contains(s, "stopping: closing connections (up to 8 s); a second Ctrl-C exits at once") {
 		t.Errorf("stderr:\n%s", s)
 	}
 	// Every connection walked the passive side to CLOSED; the listeners

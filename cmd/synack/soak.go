@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,37 +29,35 @@ type soakOptions struct {
 // soakRun runs one seed (tests replace it).
 var soakRun = simharness.Run
 
+const soakUsage = `usage: synack soak [flags]
+Runs two stacks over a faulty simulated link under a virtual clock, once per seed:
+each moves data both ways at once and closes, and every byte, state and timer
+is checked after every event. A failing seed prints a command that replays it.
+Link flags take one value for both directions, or A/B for client->server/server->client.
+`
+
 func parseSoak(args []string, stderr io.Writer) (soakOptions, error) {
-	o := soakOptions{spec: simharness.DefaultSpec()}
-	fs := flag.NewFlagSet("synack soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&o.seeds, "seeds", 100, "how many seeds to run")
-	fs.Int64Var(&o.from, "from", 1, "the first seed")
+	o := soakOptions{spec: simharness.DefaultSpec(), seeds: 100, from: 1, workers: runtime.GOMAXPROCS(0)}
+	fs := newFlags("soak", soakUsage, stderr)
+	fs.Var(intFlag{&o.seeds}, "seeds", "how many seeds to run")
+	fs.Var(int64Flag{&o.from}, "from", "the first seed")
 	fs.BoolVar(&o.grid, "grid", false, "let each seed pick its whole spec from the fault grid (no other spec flags)")
-	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "seeds run at once (output stays in seed order)")
+	fs.Var(intFlag{&o.workers}, "workers", "seeds run at once (output stays in seed order)")
 	fs.BoolVar(&o.verbose, "v", false, "print a line for every seed, not only the failing ones")
 	fs.BoolVar(&o.trace, "trace", false, "print every packet, fate, transition and application call (use with --seeds 1)")
-	o.spec.RegisterFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: synack soak [flags]")
-		fmt.Fprintln(stderr, "Runs two stacks over a faulty simulated link under a virtual clock, once per seed:")
-		fmt.Fprintln(stderr, "each moves data both ways at once and closes, and every byte, state and timer")
-		fmt.Fprintln(stderr, "is checked after every event. A failing seed prints a command that replays it.")
-		fmt.Fprintln(stderr, "Link flags take one value for both directions, or A/B for client->server/server->client.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	o.spec.RegisterFlags(fs.FlagSet)
+	if err := fs.parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (soakOptions, error) { return o, usageError(fs, stderr, format, a...) }
+	bad := func(format string, a ...any) (soakOptions, error) { return o, fs.bad(format, a...) }
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
 	if o.seeds < 1 {
-		return bad("--seeds must be at least 1")
+		return bad("invalid value %d for --seeds: want at least 1", o.seeds)
 	}
 	if o.workers < 1 {
-		return bad("--workers must be at least 1")
+		return bad("invalid value %d for --workers: want at least 1", o.workers)
 	}
 	if o.grid {
 		var specFlags []string
@@ -74,6 +71,9 @@ func parseSoak(args []string, stderr io.Writer) (soakOptions, error) {
 			return bad("--grid picks every spec flag from the seed; drop %s", strings.Join(specFlags, " "))
 		}
 	}
+	if o.spec.Limit == 0 {
+		return bad("invalid value 0 for --limit: every run needs a virtual time limit, such as 6h (the default)")
+	}
 	if err := o.spec.Validate(); err != nil {
 		return bad("%v", err)
 	}
@@ -86,10 +86,7 @@ func parseSoak(args []string, stderr io.Writer) (soakOptions, error) {
 func runSoak(args []string, stdout, stderr io.Writer) int {
 	o, err := parseSoak(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) && len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
+		return exitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -128,10 +128,10 @@ func TestSoakBadFlags(t *testing.T) {
 		{"stray"},
 	} {
 		code, out, errs := soakCmd(t, args...)
-		if code != 2 || out != "" || !strings.Contains(errs, "usage: synack soak") {
+		if code != 2 || out != "" || !strings.HasSuffix(errs, "\nrun \"synack soak -h\" for usage\n") || strings.Count(errs, "\n") != 2 {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
-		if first := strings.SplitN(errs, "\n", 2)[0]; strings.HasPrefix(first, "usage") {
+		if first := strings.SplitN(errs, "\n", 2)[0]; !strings.HasPrefix(first, "synack soak: ") {
 			t.Errorf("%q: no one-line error before the usage: %q", args, first)
 		}
 	}

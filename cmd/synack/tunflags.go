@@ -1,12 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +38,7 @@ type tunOptions struct {
 	msl      time.Duration
 	verbose  bool
 	json     bool
+	ecn      bool
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
 }
@@ -45,11 +47,13 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.name, "tun", defaultTUN, "create the TUN device `NAME`")
 	fs.StringVar(&o.addrS, "addr", defaultAddr, "synack's own IP address `ADDR` (inside --host-addr's prefix)")
 	fs.StringVar(&o.hostS, "host-addr", defaultHostAddr, "the kernel's address and prefix `CIDR` on the TUN device (the kernel routes the prefix to synack)")
-	fs.IntVar(&o.mtu, "mtu", tun.DefaultMTU, "the TUN device's `MTU`")
+	o.mtu, o.msl = tun.DefaultMTU, 2*time.Minute
+	fs.Var(intFlag{&o.mtu}, "mtu", "the TUN device's `MTU`")
 	fs.StringVar(&o.netns, "netns", "", "create the TUN device inside network namespace `NAME` (as ip netns names it); the process stays where it is")
-	fs.DurationVar(&o.msl, "msl", 2*time.Minute, "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
+	fs.Var(durFlag{&o.msl}, "msl", "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
 	fs.BoolVar(&o.verbose, "v", false, "print every state transition (as synack demo does)")
 	fs.BoolVar(&o.json, "json", false, "print every state transition as a JSON object (the fields of synack demo --json)")
+	fs.BoolVar(&o.ecn, "ecn", false, "negotiate explicit congestion notification (RFC 3168) with the peer")
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
@@ -64,7 +68,7 @@ func (o *tunOptions) check() error {
 	case o.name == "" || len(o.name) > 15 || strings.ContainsAny(o.name, "/ \t\n:"):
 		return fmt.Errorf("--tun %q: want an interface name of 1 to 15 characters without '/', ':' or spaces", o.name)
 	case o.msl <= 0 || o.msl > time.Hour:
-		return errors.New("--msl must be positive and at most 1h")
+		return fmt.Errorf("invalid value %v for --msl: want more than 0, at most 1h", o.msl)
 	}
 	var err error
 	if o.addr, err = netip.ParseAddr(o.addrS); err != nil {
@@ -111,6 +115,11 @@ var openTUN = func(cfg tun.Config) (link.Endpoint, error) { return tun.Open(cfg)
 // open creates the TUN device and a stack on it. The error is one line for
 // the user, prefixed with cmd ("synack serve").
 func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, error) {
+	if o.netns == "" { // another namespace's routes are not ours to see
+		if err := routeClash(o.hostAddr); err != nil {
+			return nil, fmt.Errorf("%s: %v", cmd, err)
+		}
+	}
 	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns})
 	if err != nil {
 		return nil, tunError(cmd, o.netns, err)
@@ -118,6 +127,7 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 	st, err := stack.New(ep, stack.Config{
 		Addrs:   []netip.Addr{o.addr},
 		TCP:     tcp.Config{MSL: o.msl, WindowScale: true},
+		ECN:     o.ecn,
 		OnEvent: onEvent,
 	})
 	if err != nil {
@@ -125,6 +135,54 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 		return nil, fmt.Errorf("%s: %v", cmd, err)
 	}
 	return st, nil
+}
+
+// interfaceAddrs lists the addresses of this network namespace's
+// interfaces, by interface name; tests replace it.
+var interfaceAddrs = func() (map[string][]netip.Prefix, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string][]netip.Prefix)
+	for _, ifc := range ifs {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				ip, _ := netip.AddrFromSlice(n.IP)
+				bits, _ := n.Mask.Size()
+				m[ifc.Name] = append(m[ifc.Name], netip.PrefixFrom(ip.Unmap(), bits))
+			}
+		}
+	}
+	return m, nil
+}
+
+// routeClash reports an interface whose prefix overlaps host's: the
+// kernel would then hold two routes for synack's addresses, and packets
+// meant for synack would go out the other interface (a second synack serve
+// with the same --host-addr starts but cannot be reached).
+func routeClash(host netip.Prefix) error {
+	m, err := interfaceAddrs()
+	if err != nil {
+		return nil // nothing to compare with; the device setup reports real trouble
+	}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, p := range m[name] {
+			if p.Masked().Overlaps(host.Masked()) && !p.Addr().IsLoopback() {
+				return fmt.Errorf("--host-addr %s overlaps %s on interface %s, so the kernel would not route it to synack: choose another --host-addr (another synack may be running), or use --netns", host, p, name)
+			}
+		}
+	}
+	return nil
 }
 
 // tunError explains a failure to create the TUN device in one line.
@@ -157,7 +215,7 @@ func (o *tunOptions) describe() string {
 // JSON) and tracks how many connections have not yet settled (reached
 // TIME-WAIT or CLOSED), so a command can let closes finish before it
 // exits. Its record method is the stack's OnEvent hook, which runs under
-// a connection's lock: it only queues, and a goroutine of its own writes,
+// the connection's or listener's lock: it only queues, and a goroutine of its own writes,
 // so a slow terminal never stalls the stack.
 type eventLog struct {
 	name  string // the endpoint column: "serve", "nc"
@@ -212,7 +270,7 @@ func (l *eventLog) record(e stack.Event) {
 
 func (l *eventLog) writer() {
 	defer close(l.done)
-	enc := json.NewEncoder(l.w)
+	enc := newJSONEncoder(l.w)
 	for {
 		<-l.wake
 		l.mu.Lock()

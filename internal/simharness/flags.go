@@ -99,10 +99,12 @@ func parseInt(s string, lo, hi int) (int, error) {
 var sizeUnits = []struct {
 	suffix string
 	mult   int
-}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"k", 1 << 10}, {"B", 1}}
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}, {"KB", 1e3}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"k", 1 << 10}, {"B", 1}}
 
-// parseSize reads a byte count: 1500, 64KiB, 16MiB (K, M, G are binary too).
-func parseSize(s string) (int, error) {
+// ParseSize reads a byte count: 1500, 64KiB, 16MiB (K, M, G are binary
+// too), or in decimal units 1MB, 500kB. Every synack command parses its
+// sizes with it.
+func ParseSize(s string) (int, error) {
 	mult := 1
 	num := s
 	for _, u := range sizeUnits {
@@ -113,12 +115,14 @@ func parseSize(s string) (int, error) {
 	}
 	v, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || v < 0 || v > (1<<40)/int64(mult) {
-		return 0, fmt.Errorf("%q: want a size like 1500, 64KiB or 16MiB", s)
+		return 0, fmt.Errorf("%q: want a size like 1500, 64KiB, 16MiB or 1MB", s)
 	}
 	return int(v) * mult, nil
 }
 
-func fmtSize(n int) string {
+// FormatSize prints n in the largest binary unit that divides it; ParseSize
+// reads it back.
+func FormatSize(n int) string {
 	switch {
 	case n == 0:
 		return "0"
@@ -294,9 +298,9 @@ func (f sizePair) String() string {
 		return ""
 	}
 	if *f.c == *f.s {
-		return fmtSize(*f.c)
+		return FormatSize(*f.c)
 	}
-	return fmtSize(*f.c) + "/" + fmtSize(*f.s)
+	return FormatSize(*f.c) + "/" + FormatSize(*f.s)
 }
 
 func (f sizePair) Set(v string) error {
@@ -304,11 +308,11 @@ func (f sizePair) Set(v string) error {
 	if !two {
 		b = a
 	}
-	x, err := parseSize(a)
+	x, err := ParseSize(a)
 	if err != nil {
 		return err
 	}
-	y, err := parseSize(b)
+	y, err := ParseSize(b)
 	if err != nil {
 		return err
 	}
@@ -322,10 +326,10 @@ func (f sizeValue) String() string {
 	if f.p == nil {
 		return ""
 	}
-	return fmtSize(*f.p)
+	return FormatSize(*f.p)
 }
 
-func (f sizeValue) Set(v string) (err error) { *f.p, err = parseSize(v); return }
+func (f sizeValue) Set(v string) (err error) { *f.p, err = ParseSize(v); return }
 
 type intValue struct {
 	p      *int
@@ -384,7 +388,7 @@ func (f readValue) String() string {
 	if *f.chunk == 0 && *f.every == 0 {
 		return "none"
 	}
-	return fmtSize(*f.chunk) + "@" + f.every.String()
+	return FormatSize(*f.chunk) + "@" + f.every.String()
 }
 
 func (f readValue) Set(v string) error {
@@ -396,7 +400,7 @@ func (f readValue) Set(v string) error {
 	if !ok {
 		return fmt.Errorf("%q: want SIZE@D, like 4KiB@10ms", v)
 	}
-	n, err := parseSize(a)
+	n, err := ParseSize(a)
 	if err != nil {
 		return err
 	}

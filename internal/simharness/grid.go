@@ -186,7 +186,7 @@ func Matrix(full bool) []MatrixCase {
 						mssName = fmt.Sprint(mss)
 					}
 					cs = append(cs, MatrixCase{
-						Name: fmt.Sprintf("loss=%v/rtt=%v/buf=%s/mss=%s", fmtProb(loss), rtt, fmtSize(buf), mssName),
+						Name: fmt.Sprintf("loss=%v/rtt=%v/buf=%s/mss=%s", fmtProb(loss), rtt, FormatSize(buf), mssName),
 						Spec: s,
 					})
 				}

@@ -219,14 +219,14 @@ func (r *runner) setup() error {
 	var err error
 	r.cs, err = stack.New(&tap{r: r, ep: r.ea, dir: sim.AtoB}, stack.Config{
 		Addrs: []netip.Addr{ca}, Clock: r.clk, TCP: tc,
-		Secret: secret(s.Seed, "client"), OnEvent: r.onEvent("client"),
+		Secret: SeedSecret(s.Seed, "client"), OnEvent: r.onEvent("client"),
 		NoWindowScale: s.NoWindowScale, NoTimestamps: s.NoTimestamps, NoSACK: s.NoSACK})
 	if err != nil {
 		return err
 	}
 	r.ss, err = stack.New(&tap{r: r, ep: r.eb, dir: sim.BtoA}, stack.Config{
 		Addrs: []netip.Addr{sa}, Clock: r.clk, TCP: tc,
-		Secret: secret(s.Seed, "server"), OnEvent: r.onEvent("server"),
+		Secret: SeedSecret(s.Seed, "server"), OnEvent: r.onEvent("server"),
 		NoWindowScale: s.NoWindowScale, NoTimestamps: s.NoTimestamps, NoSACK: s.NoSACK})
 	if err != nil {
 		return err
@@ -245,8 +245,10 @@ func (r *runner) setup() error {
 	return err
 }
 
-// secret derives a stack's ISN and port secret from the seed.
-func secret(seed int64, who string) []byte {
+// SeedSecret derives a stack's ISN and port secret (stack.Config.Secret)
+// from a seed and the stack's name, so that the same seed gives the same
+// sequence numbers and ports. synack demo uses it too.
+func SeedSecret(seed int64, who string) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(seed))
 	s := sha256.Sum256(append(b[:], who...))
@@ -347,7 +349,7 @@ func (r *runner) onEvent(side string) func(stack.Event) {
 			}
 			r.tracef("%s %s  %v -> %v  %s", side, conn, e.From, e.To, e.Cause)
 		}
-		if !legal[[2]tcp.State{e.From, e.To}] {
+		if !tcp.LegalTransition(e.From, e.To) {
 			r.failf("%s %v->%v: %v -> %v (%s) is no transition of RFC 9293's diagram", side, e.Local, e.Remote, e.From, e.To, e.Cause)
 		}
 		if !e.Remote.IsValid() {
@@ -369,21 +371,6 @@ func (r *runner) onEvent(side string) func(stack.Event) {
 			}
 		}
 	}
-}
-
-// legal is every transition RFC 9293's Figure 5 and 3.10 allow, plus a
-// passive SYN-RECEIVED's return to LISTEN and synack's FIN-WAIT-2 timeout.
-var legal = map[[2]tcp.State]bool{
-	{tcp.Closed, tcp.Listen}: true, {tcp.Closed, tcp.SynSent}: true,
-	{tcp.Listen, tcp.SynReceived}: true, {tcp.Listen, tcp.SynSent}: true, {tcp.Listen, tcp.Closed}: true,
-	{tcp.SynSent, tcp.SynReceived}: true, {tcp.SynSent, tcp.Established}: true, {tcp.SynSent, tcp.Closed}: true,
-	{tcp.SynReceived, tcp.Established}: true, {tcp.SynReceived, tcp.FinWait1}: true,
-	{tcp.SynReceived, tcp.CloseWait}: true, {tcp.SynReceived, tcp.Listen}: true, {tcp.SynReceived, tcp.Closed}: true,
-	{tcp.Established, tcp.FinWait1}: true, {tcp.Established, tcp.CloseWait}: true, {tcp.Established, tcp.Closed}: true,
-	{tcp.FinWait1, tcp.FinWait2}: true, {tcp.FinWait1, tcp.Closing}: true, {tcp.FinWait1, tcp.TimeWait}: true,
-	{tcp.FinWait1, tcp.Closed}: true, {tcp.FinWait2, tcp.TimeWait}: true, {tcp.FinWait2, tcp.Closed}: true,
-	{tcp.Closing, tcp.TimeWait}: true, {tcp.Closing, tcp.Closed}: true, {tcp.TimeWait, tcp.Closed}: true,
-	{tcp.CloseWait, tcp.LastAck}: true, {tcp.CloseWait, tcp.Closed}: true, {tcp.LastAck, tcp.Closed}: true,
 }
 
 // gaveUp reports a transition to CLOSED by a timer other than TIME-WAIT's:

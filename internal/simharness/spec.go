@@ -56,9 +56,9 @@ type Spec struct {
 	ServerBytes int // and the server this many to the client, at the same time
 
 	MSS              int // largest segment each side receives; 0: from the MTU
-	SendBuf, RecvBuf int // per connection, to start with; 0: the stack's default (512 KiB)
-	// Autotuning grows the buffers up to these; 0: the stack's default (4
-	// MiB); equal to the buffer (or less): no growth.
+	SendBuf, RecvBuf int // per connection, to start with; 0: the stack's default (tcp.DefaultBuf)
+	// Autotuning grows the buffers up to these; 0: the stack's default
+	// (tcp.DefaultBufMax); equal to the buffer (or less): no growth.
 	SendBufMax, RecvBufMax int
 	// Options both stacks leave out of their SYNs (stack.Config's fields
 	// of the same names): RFC 7323 window scaling and timestamps, RFC
@@ -84,7 +84,9 @@ type Spec struct {
 
 // DefaultSpec is what "synack soak" runs without flags: 256 KiB each way
 // over a clean 1500-byte-MTU link with 10 ms one-way delay, 64 KiB buffers,
-// an MSL of 1 s, and a half-close at the end.
+// an MSL of 1 s, and a half-close at the end. The 64 KiB buffers are a test
+// condition, not a default of the stack (tcp.DefaultBuf): small buffers
+// keep windows closing and reopening, which is where the bugs were.
 func DefaultSpec() Spec {
 	l := sim.Config{Delay: 10 * time.Millisecond, MTU: 1500}
 	return Spec{
@@ -146,8 +148,8 @@ func (s *Spec) RegisterFlags(fs *flag.FlagSet) {
 		func(c *sim.Config) string { return fmtRate(c.Rate) },
 		func(c *sim.Config, v string) (err error) { c.Rate, err = parseRate(v); return })
 	lf("queue", "transmit queue bound with --rate, in bytes (64KiB; 0: unbounded)",
-		func(c *sim.Config) string { return fmtSize(c.QueueBytes) },
-		func(c *sim.Config, v string) (err error) { c.QueueBytes, err = parseSize(v); return })
+		func(c *sim.Config) string { return FormatSize(c.QueueBytes) },
+		func(c *sim.Config, v string) (err error) { c.QueueBytes, err = ParseSize(v); return })
 	lf("mtu", "largest packet carried (0: 65535)",
 		func(c *sim.Config) string { return fmt.Sprint(c.MTU) },
 		func(c *sim.Config, v string) (err error) { c.MTU, err = parseInt(v, 0, 1<<16-1); return })
