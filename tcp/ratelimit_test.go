@@ -99,7 +99,7 @@ func TestAnswerRateLimitSharedBudget(t *testing.T) {
 		"<SEQ=101><ACK=301><CTL=ACK><TS=5010,700>")
 	f.step(f.now, "<SEQ=310><CTL=RST><TS=800,5010>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
 	f.step(f.now+100*time.Millisecond, "<SEQ=310><CTL=RST><TS=800,5010>", Established) // the connection's limit
-	f.step(f.now+time.Second, "<SEQ=310><CTL=RST><TS=800,5010>", Established)         // the budget's
+	f.step(f.now+time.Second, "<SEQ=310><CTL=RST><TS=800,5010>", Established)          // the budget's
 	if b.asked != 2 {
 		t.Fatalf("budget asked %d times, want 2 (not when the connection's own limit withholds)", b.asked)
 	}
