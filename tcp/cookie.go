@@ -77,10 +77,13 @@ func (c *TCB) OpenCookie(now time.Duration, k SynCookie) error {
 		}
 	}
 	c.arriveListen(now, &syn)
-	// The SYN,ACK went out when the SYN came: it is not sent again, and
-	// its ACK of RCV.NXT is Last.ACK.sent (RFC 7323 4.3).
+	// The SYN,ACK went out when the SYN came: it is not sent now, and
+	// its ACK of RCV.NXT is Last.ACK.sent (RFC 7323 4.3). Its timer runs
+	// as in SYN-RECEIVED, should the ACK fed next not complete the
+	// handshake.
 	c.snd.nxt = c.snd.iss.Add(1)
 	c.snd.max = c.snd.nxt
 	c.ts.lastAck = c.rcv.nxt
+	c.rtoAt = now + c.rtt.rto
 	return nil
 }
