@@ -79,12 +79,11 @@ func (s *Stack) parse(p []byte, h *wire.TCP) (wire.IPHeader, []byte, bool) {
 		s.stats.MalformedIP.Add(1)
 		return ip, nil, false
 	}
+	if ip.Protocol == wire.ProtoTCP && s.martianPacket(&ip) {
+		return ip, nil, false // martian.go: MUST-57, MUST-63
+	}
 	if ip.Protocol != wire.ProtoTCP || !s.isLocal(ip.Dst) {
 		s.stats.NotForUs.Add(1)
-		return ip, nil, false
-	}
-	if martian(ip.Src) {
-		s.stats.Martian.Add(1) // MUST-63: ignore segments from invalid sources
 		return ip, nil, false
 	}
 	if !wire.VerifyTCPChecksum(ip.Src, ip.Dst, seg) {
@@ -120,6 +119,9 @@ func (s *Stack) noConn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 		if h.Flags&(wire.SYN|wire.ACK|wire.RST) == wire.SYN {
 			l.syn(now, id, h, payload)
 			return
+		}
+		if h.Flags&(wire.SYN|wire.ACK|wire.RST) == wire.ACK && l.cookieAck(now, id, h, payload) {
+			return // syncookie.go
 		}
 		if h.Flags&wire.RST != 0 || h.Flags&wire.ACK == 0 {
 			return // 3.10.7.2: ignore a reset; drop anything else without ACK

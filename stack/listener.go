@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/synack-tcp/synack/seq"
@@ -18,9 +19,19 @@ import (
 
 // Listener is a passive OPEN on an address (RFC 9293 3.10.1): each SYN
 // makes a connection in SYN-RECEIVED that Accept returns once ESTABLISHED.
+//
+// As in Linux, the backlog bounds two queues: connections handshaking (the
+// SYN queue) and connections ESTABLISHED but not yet accepted (the accept
+// queue). A SYN that finds the SYN queue full is answered with a SYN
+// cookie (syncookie.go) unless cookies are off; one that finds the accept
+// queue full is dropped (the peer retransmits it).
 type Listener struct {
-	s    *Stack
-	addr netip.AddrPort
+	s       *Stack
+	addr    netip.AddrPort
+	backlog int
+	cookies bool
+
+	cookieAt atomic.Int64 // 1 + when a cookie last went out (0: never)
 
 	// mu guards queue, pending and closed; OnEvent runs under it for the
 	// listener's own CLOSED -> LISTEN and LISTEN -> CLOSED. It is taken
@@ -32,6 +43,16 @@ type Listener struct {
 	closed  bool
 	notify  chan struct{} // set at creation: a token per wake-up of Accept
 	done    chan struct{} // set at creation: closed by Close
+}
+
+// ListenConfig holds one listener's options, as package net's does.
+type ListenConfig struct {
+	// Backlog bounds the SYN queue and the accept queue each (default
+	// Config.Backlog: 4096, as Linux's somaxconn, which net.Listen uses).
+	Backlog int
+	// NoSynCookies drops SYNs that find the SYN queue full instead of
+	// answering them with SYN cookies (as tcp_syncookies=0).
+	NoSynCookies bool
 }
 
 // Listen announces on address ("10.0.0.2:80", ":80", "[fd00::2]:0").
@@ -46,6 +67,11 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 
 // ListenTCP is Listen returning the concrete type.
 func (s *Stack) ListenTCP(network, address string) (*Listener, error) {
+	return s.ListenWith(ListenConfig{}, network, address)
+}
+
+// ListenWith is ListenTCP with a listener's own options.
+func (s *Stack) ListenWith(lc ListenConfig, network, address string) (*Listener, error) {
 	ap, err := parseAddr(network, address, true)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
@@ -53,7 +79,10 @@ func (s *Stack) ListenTCP(network, address string) (*Listener, error) {
 	if ap.Addr().IsValid() && !ap.Addr().IsUnspecified() && !s.isLocal(ap.Addr()) {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: tcpAddr(ap), Err: syscall.EADDRNOTAVAIL}
 	}
-	l := &Listener{s: s, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &Listener{s: s, backlog: lc.Backlog, cookies: !lc.NoSynCookies, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	if l.backlog <= 0 {
+		l.backlog = s.cfg.Backlog
+	}
 	// A SYN may find the listener as soon as Stack.mu is released; l.mu,
 	// held until the event is out, keeps its child's events after LISTEN.
 	l.mu.Lock()
@@ -118,7 +147,8 @@ func (s *Stack) listenerFor(local netip.AddrPort) *Listener {
 	return s.listeners[netip.AddrPortFrom(netip.Addr{}, local.Port())]
 }
 
-// syn makes a connection for a SYN (3.10.7.2) unless the backlog is full.
+// syn makes a connection for a SYN (3.10.7.2), or answers it with a SYN
+// cookie when the SYN queue is full; it drops it when the accept queue is.
 func (l *Listener) syn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 	l.synAbove(now, id, h, payload, nil)
 }
@@ -131,9 +161,14 @@ func (l *Listener) synAbove(now timeT, id tuple, h *wire.TCP, payload []byte, fl
 		return
 	}
 	l.mu.Lock()
-	if l.closed || l.pending+len(l.queue) >= l.s.cfg.Backlog {
+	if l.closed || len(l.queue) >= l.backlog || (l.pending >= l.backlog && !l.cookies) {
 		l.mu.Unlock()
 		l.s.stats.ListenOverflow.Add(1)
+		return
+	}
+	if l.pending >= l.backlog {
+		l.mu.Unlock()
+		l.sendCookie(now, id, h)
 		return
 	}
 	l.pending++

@@ -32,9 +32,15 @@ type Config struct {
 	// TCP holds connection defaults; MSS and DefaultSendMSS are derived
 	// from the link MTU and address family when zero.
 	TCP tcp.Config
-	// Backlog bounds connections per listener that are handshaking or
-	// waiting for Accept (default 128).
+	// Backlog is the default of ListenConfig.Backlog: it bounds each
+	// listener's connections handshaking and, apart, those waiting for
+	// Accept (default 4096, as Linux's somaxconn, which net.Listen uses).
 	Backlog int
+	// AnswerLimit bounds the ACKs per second, stack-wide, that answer
+	// unacceptable segments (challenge ACKs, RFC 5961 7; see tcp's
+	// ratelimit.go): each second's budget is drawn at random from
+	// [AnswerLimit/2, AnswerLimit*3/2) (default 1000; negative: no limit).
+	AnswerLimit int
 	// Secret keys the ISN and port hashes; default 32 bytes from
 	// crypto/rand. Set it for a run that replays exactly.
 	Secret []byte
@@ -92,7 +98,16 @@ type Stats struct {
 	NotForUs       atomic.Uint64 // destination not one of our addresses, or not TCP
 	Martian        atomic.Uint64 // source or destination broadcast/multicast (MUST-57, MUST-63)
 	ResetsSent     atomic.Uint64 // replies for segments to no connection (3.10.7.1)
-	ListenOverflow atomic.Uint64 // SYNs dropped with the backlog full
+	ListenOverflow atomic.Uint64 // SYNs (and cookie ACKs) dropped with the accept queue full
+	// SYN cookies (RFC 4987 3.6): SYN,ACKs sent with a cookie for a full
+	// SYN queue; returning ACKs whose cookie made a connection; ACKs to a
+	// listener with cookies out whose cookie did not check.
+	SynCookiesSent    atomic.Uint64
+	SynCookiesValid   atomic.Uint64
+	SynCookiesInvalid atomic.Uint64
+	// AnswersLimited counts answers to unacceptable segments that the
+	// stack-wide budget (Config.AnswerLimit) withheld.
+	AnswersLimited atomic.Uint64
 
 	TimeWaitOverflow      atomic.Uint64 // TIME-WAIT records ended early at MaxTimeWait
 	TimeWaitReopened      atomic.Uint64 // SYNs that opened a new incarnation from TIME-WAIT (RFC 6191)
@@ -129,6 +144,7 @@ type Stack struct {
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out     sync.Pool             // *batch
 	gather  link.Gatherer         // ep, when it takes packets in pieces
+	answers *answerBudget         // stack-wide limit on answers to unacceptable segments
 }
 
 // ErrNoAddress is returned by New without an address.
@@ -143,7 +159,10 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 		cfg.Clock = clock.NewReal()
 	}
 	if cfg.Backlog <= 0 {
-		cfg.Backlog = 128
+		cfg.Backlog = 4096
+	}
+	if cfg.AnswerLimit == 0 {
+		cfg.AnswerLimit = 1000
 	}
 	if cfg.MaxTimeWait <= 0 {
 		cfg.MaxTimeWait = DefaultMaxTimeWait
@@ -180,6 +199,9 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 	s.secret = cfg.Secret
 	if len(s.secret) == 0 {
 		s.secret = randomSecret()
+	}
+	if cfg.AnswerLimit > 0 {
+		s.answers = &answerBudget{s: s, limit: uint32(cfg.AnswerLimit)}
 	}
 	s.timers.init(s)
 	s.tw.init(s)
@@ -247,6 +269,9 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	c.Timestamps = !s.cfg.NoTimestamps
 	c.SACK = !s.cfg.NoSACK
 	c.ECN = c.ECN || s.cfg.ECN
+	if s.answers != nil {
+		c.Answers = s.answers
+	}
 	return c
 }
 
@@ -294,10 +319,6 @@ func (s *Stack) emit(id tuple, from, to tcp.State, cause tcp.Cause) {
 	if f := s.cfg.OnEvent; f != nil {
 		f(Event{Time: s.clk.Now(), Local: id.local, Remote: id.remote, From: from, To: to, Cause: cause})
 	}
-}
-
-func martian(a netip.Addr) bool {
-	return !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || (a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
 }
 
 var _ = wire.ProtoTCP

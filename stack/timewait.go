@@ -44,9 +44,9 @@ func (k twKey) tuple() tuple {
 
 type twEntry struct {
 	key        twKey
+	ended      bool // (in the key's padding)
 	rec        tcp.TimeWaitRecord
 	prev, next *twEntry // in order of expiry; guarded by twTable.mu
-	ended      bool
 }
 
 // twTable holds the stack's TIME-WAIT records. Lock order: Stack.mu, then
@@ -259,7 +259,7 @@ func (t *twTable) input(now timeT, id tuple, h *wire.TCP, payload []byte) bool {
 	switch {
 	case h.Flags&wire.RST != 0:
 		st.TimeWaitResetsIgnored.Add(1) // RFC 1337
-	case v == tcp.TimeWaitAnswer:
+	case v == tcp.TimeWaitAnswer && (t.s.answers == nil || t.s.answers.Take(now)):
 		st.TimeWaitAcks.Add(1)
 		b := t.s.getBatch()
 		b.add(id, &ack, nil, nil, 0)

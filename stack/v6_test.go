@@ -53,14 +53,14 @@ func TestIPv6EndToEnd(t *testing.T) {
 	}
 }
 
-// The listen backlog bounds handshaking plus unaccepted connections; SYNs
-// beyond it are dropped (the client retransmits its SYN).
+// The listen backlog bounds handshaking connections; without SYN cookies,
+// SYNs beyond it are dropped (the client retransmits its SYN).
 func TestBacklog(t *testing.T) {
 	clk := clock.NewVirtual()
 	ea, eb := sim.New(clk, 1, sim.Config{Delay: time.Millisecond}, sim.Config{Delay: time.Millisecond})
 	a, _ := New(ea, Config{Addrs: []netip.Addr{addrA}, Clock: clk})
 	b, _ := New(eb, Config{Addrs: []netip.Addr{addrB}, Clock: clk, Backlog: 3})
-	l, _ := b.ListenTCP("tcp", ":80")
+	l, _ := b.ListenWith(ListenConfig{NoSynCookies: true}, "tcp", ":80")
 	var cs []*Conn
 	for i := 0; i < 5; i++ {
 		c, err := a.Open(netip.MustParseAddrPort("10.0.0.2:80"))

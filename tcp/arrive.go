@@ -213,7 +213,6 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		c.unacceptable(now, h, len(payload))
 		return
 	}
-	c.updateRecent(now, h)
 	if zeroWnd { // RCV.WND = 0: keep only the ACK, RST and URG (MUST-66)
 		// The text is unacceptable and owed an ACK (Table 6): this is how
 		// a peer's zero-window probe learns the window (3.8.6.1).
@@ -222,7 +221,7 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 	}
 	c.heardFrom(now)
 	if f&wire.RST != 0 { // second: RST (RFC 5961 3.2)
-		c.arriveReset(sq, f)
+		c.arriveReset(now, sq, f)
 		return
 	}
 	if f&wire.SYN != 0 { // fourth: SYN (RFC 5961 4.2)
@@ -230,7 +229,7 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 			c.backToListen(ErrReset, causeOf(f))
 			return
 		}
-		c.challengeAck()
+		c.challengeAck(now)
 		return
 	}
 	if f&wire.ACK == 0 { // fifth: ACK off, drop
@@ -281,18 +280,15 @@ func (c *TCB) unacceptable(now time.Duration, h *wire.TCP, n int) {
 		c.dsack, c.dsackOn = span{sq, sq.Add(seq.Size(n))}, true
 		c.stats.DSACKsSent++
 	}
-	if n == 0 && h.Flags&(wire.SYN|wire.FIN) == 0 && c.oowLimited(now) {
-		return // an empty segment: its answer is throttled (see oowLimited)
-	}
-	c.ackNow = true
+	c.answer(now) // rate-limited (ratelimit.go; RFC 5961 7)
 }
 
 // arriveReset is step two: a reset counts only when its sequence number is
 // exactly RCV.NXT; one elsewhere in the window draws a challenge ACK
 // (RFC 5961 3.2).
-func (c *TCB) arriveReset(sq seq.Value, f wire.Flags) {
+func (c *TCB) arriveReset(now time.Duration, sq seq.Value, f wire.Flags) {
 	if sq != c.rcv.nxt {
-		c.challengeAck()
+		c.challengeAck(now)
 		return
 	}
 	cause := causeOf(f)
@@ -335,10 +331,12 @@ func (c *TCB) backToListen(err error, cause Cause) {
 // connection.
 func (c *TCB) userCalled() bool { return c.sb.n > 0 || c.finQueued }
 
-// challengeAck sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 5961 3.2, 4.2).
-func (c *TCB) challengeAck() {
-	c.stats.ChallengeAcks++
-	c.ackNow = true
+// challengeAck sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 5961 3.2,
+// 4.2, 5.2), within the rate limit of RFC 5961 7.
+func (c *TCB) challengeAck(now time.Duration) {
+	if c.answer(now) {
+		c.stats.ChallengeAcks++
+	}
 }
 
 // arriveAck is step five. It reports whether processing continues.
@@ -349,6 +347,7 @@ func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
 			c.sendReset(ack, 0, false)
 			return false
 		}
+		c.updateRecent(now, h) // RFC 7323 4.3: only from a segment whose ACK passed
 		c.snd.wnd = uint32(h.Window) << c.snd.shift
 		c.snd.wl1, c.snd.wl2 = sq, ack
 		c.ackNew(now, ack)
@@ -360,9 +359,10 @@ func (c *TCB) arriveAck(now time.Duration, h *wire.TCP, n int) bool {
 	}
 	// RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
 	if ack.GreaterThan(c.snd.max) || ack.LessThan(c.snd.una.Add(-seq.Size(c.snd.maxWnd))) {
-		c.ackNow = true
+		c.challengeAck(now)
 		return false
 	}
+	c.updateRecent(now, h) // RFC 7323 4.3: only from a segment whose ACK passed
 	c.ackedAt = now
 	wnd := uint32(h.Window) << c.snd.shift
 	advanced := c.snd.una.LessThan(ack)
@@ -563,22 +563,4 @@ func (c *TCB) enterTimeWait(now time.Duration, cause Cause) {
 	c.tw = c.timeWaitRecord(now)
 	c.timeWaitAt = c.tw.expires // MUST-13
 	c.setState(TimeWait, cause)
-}
-
-// oowRateLimit spaces the ACKs that answer unacceptable empty segments and
-// the challenge ACKs of RFC 5961 (7: throttle them), as Linux's
-// tcp_invalid_ratelimit does. Two peers that disagree about the sequence
-// space would otherwise answer each other's ACKs with ACKs forever, at no
-// cost of time (found by FuzzConnPair: a segment given a FIN on the wire).
-const oowRateLimit = 500 * time.Millisecond
-
-// oowLimited reports whether such an ACK must be skipped now; if not, it
-// records that one goes out.
-func (c *TCB) oowLimited(now time.Duration) bool {
-	if c.oowSent && now-c.oowAt < oowRateLimit {
-		c.stats.ThrottledAcks++
-		return true
-	}
-	c.oowSent, c.oowAt = true, now
-	return false
 }

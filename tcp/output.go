@@ -96,10 +96,10 @@ func (c *TCB) sendData(now time.Duration) bool {
 			c.ccs.Cwnd = min(c.ccs.Cwnd, c.ccs.InitialWindow())
 		}
 		win := c.usableWindow()
+		// Going back, a hole before a SACKed range is resent in a whole
+		// segment (SACKed bytes and all), never clipped to the hole: a
+		// peer's confetti of 1-byte holes must not buy 1-byte segments.
 		n := min(avail, c.snd.mss, win)
-		if c.snd.nxt.LessThan(c.snd.max) {
-			n = min(n, int(c.board.nextSACKed(c.snd.nxt, c.snd.max).Sub(c.snd.nxt)))
-		}
 		if n <= 0 || !c.worthSending(n, avail) {
 			c.armPersist(now, avail)
 			return sent

@@ -430,18 +430,20 @@ func (c *TCB) rackRetransmitLost(now time.Duration) bool {
 	return false
 }
 
-// resendRange retransmits up to one MSS of [s, end), with the FIN when
-// end covers it. It reports whether it sent anything.
+// resendRange retransmits one MSS from s, the lost range [s, end) and
+// what follows it up to SND.MAX (a range shorter than a segment is never
+// sent alone: no tiny retransmissions), with the FIN when it reaches the
+// end of the data. It reports whether it sent anything.
 func (c *TCB) resendRange(now time.Duration, s, end seq.Value) bool {
 	if s.LessThan(c.sndHead) {
 		return false
 	}
 	dataEnd := c.sndHead.Add(seq.Size(c.sb.n))
 	n := 0
-	if dEnd := seq.Min(end, dataEnd); s.LessThan(dEnd) {
+	if dEnd := seq.Min(seq.Max(end, s.Add(seq.Size(c.snd.mss))), seq.Min(dataEnd, c.snd.max)); s.LessThan(dEnd) {
 		n = min(int(dEnd.Sub(s)), c.snd.mss)
 	}
-	fin := c.finSent && end.GreaterThan(dataEnd) && s.Add(seq.Size(n)) == dataEnd
+	fin := c.finSent && s.Add(seq.Size(n)) == dataEnd
 	if n == 0 && !fin {
 		return false
 	}

@@ -47,7 +47,7 @@ func TestSegAckSynReceived(t *testing.T) {
 // old ACK is a duplicate that is ignored while the text is processed.
 // MAX.SND.WND here is the SYN,ACK's 4000.
 func TestSegAckUnacceptable(t *testing.T) {
-	f := established(t, testConfig()) // SND.UNA=SND.NXT=101
+	f := established(t, unlimited(testConfig())) // the rule, not its rate (ratelimit_test.go) // SND.UNA=SND.NXT=101
 	f.step(0, "<SEQ=301><ACK=102><CTL=ACK><DATA=abc>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
 	f.step(0, "<SEQ=301><ACK=5000><CTL=ACK><DATA=abc>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
 	f.step(0, "<SEQ=301><ACK=4294963396><CTL=ACK><DATA=abc>", Established, "<SEQ=101><ACK=301><CTL=ACK>") // 101-4001

@@ -17,11 +17,11 @@ type resetCase struct {
 
 func resetCases() []resetCase {
 	in := func(s State) func(t *testing.T) *fixture {
-		return func(t *testing.T) *fixture { return inState(t, testConfig(), s) }
+		return func(t *testing.T) *fixture { return inState(t, unlimited(testConfig()), s) } // the rule, not its rate
 	}
 	return []resetCase{
 		{"SYN-RECEIVED passive", in(SynReceived), Listen, nil, false},
-		{"SYN-RECEIVED active", func(t *testing.T) *fixture { return activeSynReceived(t, testConfig()) }, Closed, ErrRefused, true},
+		{"SYN-RECEIVED active", func(t *testing.T) *fixture { return activeSynReceived(t, unlimited(testConfig())) }, Closed, ErrRefused, true},
 		{"ESTABLISHED", in(Established), Closed, ErrReset, true},
 		{"FIN-WAIT-1", in(FinWait1), Closed, ErrReset, true},
 		{"FIN-WAIT-2", in(FinWait2), Closed, ErrReset, true},

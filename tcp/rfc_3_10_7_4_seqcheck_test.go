@@ -98,7 +98,7 @@ func TestSegSeqCheckZeroWindow(t *testing.T) {
 // RFC 9293 3.10.7.4 first step, SYN-RECEIVED: an unacceptable segment also
 // draws <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
 func TestSegSeqCheckSynReceived(t *testing.T) {
-	f := inState(t, testConfig(), SynReceived)
+	f := inState(t, unlimited(testConfig()), SynReceived) // the rule, not its rate
 	f.step(0, "<SEQ=9000><ACK=301><CTL=ACK>", SynReceived, "<SEQ=301><ACK=101><CTL=ACK>")
 	f.step(0, "<SEQ=50><ACK=301><CTL=ACK><DATA=x>", SynReceived, "<SEQ=301><ACK=101><CTL=ACK>")
 	f.step(0, "<SEQ=101><ACK=301><CTL=ACK>", Established)

@@ -13,13 +13,13 @@ func TestSegSynChallengeAck(t *testing.T) {
 		name string
 		make func(t *testing.T) *fixture
 	}{
-		{"SYN-RECEIVED active", func(t *testing.T) *fixture { return activeSynReceived(t, testConfig()) }},
+		{"SYN-RECEIVED active", func(t *testing.T) *fixture { return activeSynReceived(t, unlimited(testConfig())) }},
 	}
 	for _, s := range []State{Established, FinWait1, FinWait2, CloseWait, Closing, LastAck} { // TIME-WAIT: rfc_timewait_test.go
 		cases = append(cases, struct {
 			name string
 			make func(t *testing.T) *fixture
-		}{s.String(), func(t *testing.T) *fixture { return inState(t, testConfig(), s) }})
+		}{s.String(), func(t *testing.T) *fixture { return inState(t, unlimited(testConfig()), s) }}) // the rule, not its rate
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

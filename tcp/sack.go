@@ -158,7 +158,12 @@ func (s *scoreboard) pipe(una, max seq.Value, mss int) int {
 }
 
 // nextLostHole is RFC 6675 NextSeg rule 1: the first lost, un-SACKed byte
-// above HighRxt, and how far the hole runs.
+// above HighRxt, and how much to retransmit from it: one MSS (or what is
+// left below SND.MAX), whatever the SACKed ranges above it. A hole a
+// segment can fill is resent with the SACKed bytes after it, as Linux
+// resends whole segments: SACK blocks that leave 1-byte holes must not
+// make us send 1-byte segments (the peer would pay one packet of ours
+// per byte of its blocks).
 func (s *scoreboard) nextLostHole(una, max seq.Value, mss int) (start seq.Value, n int, ok bool) {
 	lost, haveLost := s.lostBelow(mss)
 	if !haveLost {
@@ -170,8 +175,7 @@ func (s *scoreboard) nextLostHole(una, max seq.Value, mss int) (start seq.Value,
 			at = r.end
 			continue
 		}
-		end := seq.Min(s.nextSACKed(at, max), lost)
-		return at, min(int(end.Sub(at)), mss), true
+		return at, min(int(max.Sub(at)), mss), true
 	}
 	return 0, 0, false
 }

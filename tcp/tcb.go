@@ -84,6 +84,13 @@ type Config struct {
 	// the start of a connection, so the peer's slow start is not held back
 	// by delayed ACKs (the stack sets 16).
 	QuickAcks int
+	// AnswerInterval spaces the ACKs that answer unacceptable segments
+	// (challenge ACKs, PAWS failures, out-of-window segments; ratelimit.go):
+	// default 500 ms, at most two a second, as Linux's
+	// tcp_invalid_ratelimit; negative turns the limit off.
+	AnswerInterval time.Duration
+	// Answers, if set, is a stack-wide budget for those ACKs (RFC 5961 7).
+	Answers AnswerBudget
 }
 
 func (c *Config) setDefaults() {
@@ -125,6 +132,9 @@ func (c *Config) setDefaults() {
 	}
 	c.AckDelay = min(c.AckDelay, 499*time.Millisecond) // MUST-40: strictly under 0.5 s
 	defd(&c.FinWait2Timeout, 60*time.Second)
+	if c.AnswerInterval == 0 {
+		c.AnswerInterval = defaultAnswerInterval
+	}
 }
 
 // sendVars are the send sequence variables (RFC 9293 3.3.1).
@@ -179,8 +189,8 @@ type TCB struct {
 	ccs         CongestionState
 	lastSend    time.Duration // when data last went out (slow start after idle)
 	cwndLimited bool          // the flight filled at least half of cwnd (RFC 7661)
-	oowSent     bool          // an ACK for an unacceptable empty segment went out...
-	oowAt       time.Duration // ...at this instant
+	answered    bool          // an answer to an unacceptable segment went out...
+	answeredAt  time.Duration // ...at this instant (ratelimit.go)
 	lastRTOTS   uint32        // our timestamp clock at the latest RTO
 	rtoSeen     bool
 	sentData    bool // lastSend is set
@@ -238,7 +248,7 @@ type Stats struct {
 	ChallengeAcks          uint64
 	ZeroWindowProbes       uint64
 	KeepAliveProbes        uint64
-	ThrottledAcks          uint64 // answers to unacceptable empty segments skipped (RFC 5961 7)
+	ThrottledAcks          uint64 // answers to unacceptable segments withheld by the rate limit (RFC 5961 7)
 	RetransmittedBytes     uint64
 	ResetsOut              uint64
 	UnacceptableSegsIn     uint64

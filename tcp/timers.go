@@ -178,6 +178,10 @@ func (c *TCB) giveUpAfter(syn bool) time.Duration {
 	return c.cfg.R2
 }
 
+// synAckRetries is how many times a passive SYN-RECEIVED connection
+// retransmits its SYN,ACK.
+const synAckRetries = 5
+
 // onRTO is the retransmission timeout (RFC 6298 5.4-5.7) with the R2 limit
 // (MUST-20, MUST-22, MUST-23; UserTimeout replaces R2: MUST-21).
 func (c *TCB) onRTO(now time.Duration) {
@@ -198,7 +202,13 @@ func (c *TCB) onRTO(now time.Duration) {
 		c.fail(ErrTimeout, CauseOrphan) // nobody will read: bounded like Linux's orphans
 		return
 	}
-	if now-start >= limit {
+	// A passive half-open gives up after synAckRetries retransmissions of
+	// its SYN,ACK (1+2+4+8+16+32 s, about 63 s, as Linux's
+	// tcp_synack_retries), not R2Syn: a spoofed SYN must not hold a
+	// listener's SYN queue slot for minutes. (One the user has SENT or
+	// CLOSEd on is the user's, and retries as an active open does.)
+	halfOpen := c.state == SynReceived && c.passive && c.cfg.UserTimeout == 0 && !c.userCalled()
+	if now-start >= limit || (halfOpen && c.retrans >= synAckRetries) {
 		cause := CauseRetransmit
 		if c.cfg.UserTimeout > 0 {
 			cause = CauseUserTimeout

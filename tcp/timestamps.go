@@ -80,12 +80,15 @@ func (c *TCB) paws(now time.Duration, h *wire.TCP) bool {
 		return true
 	}
 	c.ts.pawsDrops++
-	c.ackNow = true
+	c.answer(now) // rate-limited (ratelimit.go)
 	return false
 }
 
 // updateRecent is 4.3: take SEG.TSval as TS.Recent when the segment covers
-// Last.ACK.sent, after it passed the sequence check.
+// Last.ACK.sent, after it passed the sequence check and the ACK check
+// (3.10.7.4 step five): a segment whose ACK is beyond SND.NXT, say, is
+// dropped and must not move TS.Recent, or a forged one would make PAWS
+// drop the peer's next valid segment.
 func (c *TCB) updateRecent(now time.Duration, h *wire.TCP) {
 	if c.ts.ok && h.Options.HasTimestamps && seq.Value(h.Seq).LessThanEq(c.ts.lastAck) &&
 		int32(h.Options.TSVal-c.ts.recent) >= 0 {

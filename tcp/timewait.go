@@ -27,6 +27,7 @@ type TimeWaitRecord struct {
 	expires  time.Duration // end of TIME-WAIT
 	msl      time.Duration
 	ackAt    time.Duration // when a throttled answer last went out
+	interval time.Duration // the spacing of throttled answers (Config.AnswerInterval)
 }
 
 // TimeWaitVerdict is what the stack does with a segment that reached a
@@ -62,7 +63,7 @@ func (c *TCB) timeWaitRecord(now time.Duration) *TimeWaitRecord {
 		tsOK: c.ts.ok, tsRecent: c.ts.recent, recentAt: c.ts.recentAt,
 		tsOffset: c.cfg.TSOffset, tsLast: c.ts.lastVal,
 		expires: now + 2*c.cfg.MSL, msl: c.cfg.MSL, // MUST-13
-		answered: c.oowSent, ackAt: c.oowAt,
+		answered: c.answered, ackAt: c.answeredAt, interval: c.cfg.AnswerInterval,
 	}
 }
 
@@ -163,9 +164,10 @@ func (t *TimeWaitRecord) acceptable(sq seq.Value, n seq.Size) bool {
 	return sq.InWindow(t.rcvNxt, t.rcvWnd) || sq.Add(n-1).InWindow(t.rcvNxt, t.rcvWnd)
 }
 
-// throttled answers with an ACK at most once per oowRateLimit.
+// throttled answers with an ACK at most once per AnswerInterval, as the
+// TCB's answers to unacceptable segments are (ratelimit.go).
 func (t *TimeWaitRecord) throttled(now time.Duration, ack *wire.TCP) TimeWaitVerdict {
-	if t.answered && now-t.ackAt < oowRateLimit {
+	if t.interval > 0 && t.answered && now-t.ackAt < t.interval {
 		return TimeWaitDrop
 	}
 	t.answered, t.ackAt = true, now
