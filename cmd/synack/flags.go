@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -126,7 +127,7 @@ func (f intFlag) String() string {
 func (f intFlag) Set(s string) error {
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		return errors.New("want a whole number such as 80")
+		return errors.New("want a whole number")
 	}
 	*f.p = v
 	return nil
@@ -145,7 +146,7 @@ func (f int64Flag) String() string {
 func (f int64Flag) Set(s string) error {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return errors.New("want a whole number such as 42")
+		return errors.New("want a whole number")
 	}
 	*f.p = v
 	return nil
@@ -183,7 +184,7 @@ func (f lossFlag) String() string {
 func (f lossFlag) Set(s string) error {
 	pct := strings.HasSuffix(s, "%")
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v != v {
+	if err != nil || math.IsNaN(v) {
 		return errors.New("want a fraction like 0.05 or a percentage like 5%")
 	}
 	if pct {
