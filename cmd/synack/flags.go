@@ -44,9 +44,34 @@ func newFlags(cmd, intro string, stderr io.Writer) *cmdFlags {
 // printUsage writes the usage text and every flag with its default.
 func (f *cmdFlags) printUsage(w io.Writer) {
 	fmt.Fprint(w, strings.TrimRight(f.intro, "\n")+"\n")
-	f.SetOutput(w)
-	f.PrintDefaults()
-	f.SetOutput(io.Discard)
+	fmt.Fprintln(w, "flags:")
+	f.VisitAll(func(fl *flag.Flag) {
+		name, usage := flag.UnquoteUsage(fl)
+		switch fl.Value.(type) {
+		case sizeFlag:
+			name = "SIZE"
+		case durFlag:
+			name = "DURATION"
+		case intFlag, int64Flag:
+			name = "N"
+		case lossFlag:
+			name = "P"
+		}
+		dashes := "--"
+		if len(fl.Name) == 1 {
+			dashes = "-"
+		}
+		line := "  " + dashes + fl.Name
+		if name != "" {
+			line += " " + strings.ToUpper(name)
+		}
+		switch fl.DefValue {
+		case "", "0", "false", "0s":
+		default:
+			usage += " (default " + fl.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
 }
 
 // parse parses args. After -h it prints the usage and returns
