@@ -8,7 +8,7 @@ import (
 	"github.com/synack-tcp/synack/wire"
 )
 
-// Two fuzz targets for the state machine (DESIGN.md "Tests" step 3):
+// Two fuzz targets for the state machine (docs/DESIGN.md, "Tests, in layers"):
 //
 //   - FuzzConnPair drives two TCBs against each other from a byte string
 //     of actions: writes, reads, closes, aborts, time steps, and segments

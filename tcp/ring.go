@@ -1,7 +1,7 @@
 package tcp
 
 // ring is a fixed-capacity byte ring allocated on first use, so an idle
-// connection holds no buffer (DESIGN.md "Buffers belong to the connection").
+// connection holds no buffer (docs/DESIGN.md, "Memory").
 type ring struct {
 	buf  []byte
 	size int // capacity; buf is allocated lazily with this length

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -43,9 +44,34 @@ func newFlags(cmd, intro string, stderr io.Writer) *cmdFlags {
 // printUsage writes the usage text and every flag with its default.
 func (f *cmdFlags) printUsage(w io.Writer) {
 	fmt.Fprint(w, strings.TrimRight(f.intro, "\n")+"\n")
-	f.SetOutput(w)
-	f.PrintDefaults()
-	f.SetOutput(io.Discard)
+	fmt.Fprintln(w, "flags:")
+	f.VisitAll(func(fl *flag.Flag) {
+		name, usage := flag.UnquoteUsage(fl)
+		switch fl.Value.(type) {
+		case sizeFlag:
+			name = "SIZE"
+		case durFlag:
+			name = "DURATION"
+		case intFlag, int64Flag:
+			name = "N"
+		case lossFlag:
+			name = "P"
+		}
+		dashes := "--"
+		if len(fl.Name) == 1 {
+			dashes = "-"
+		}
+		line := "  " + dashes + fl.Name
+		if name != "" {
+			line += " " + strings.ToUpper(name)
+		}
+		switch fl.DefValue {
+		case "", "0", "false", "0s":
+		default:
+			usage += " (default " + fl.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
 }
 
 // parse parses args. After -h it prints the usage and returns
@@ -126,7 +152,7 @@ func (f intFlag) String() string {
 func (f intFlag) Set(s string) error {
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		return errors.New("want a whole number such as 80")
+		return errors.New("want a whole number")
 	}
 	*f.p = v
 	return nil
@@ -145,7 +171,7 @@ func (f int64Flag) String() string {
 func (f int64Flag) Set(s string) error {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return errors.New("want a whole number such as 42")
+		return errors.New("want a whole number")
 	}
 	*f.p = v
 	return nil
@@ -183,7 +209,7 @@ func (f lossFlag) String() string {
 func (f lossFlag) Set(s string) error {
 	pct := strings.HasSuffix(s, "%")
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v != v {
+	if err != nil || math.IsNaN(v) {
 		return errors.New("want a fraction like 0.05 or a percentage like 5%")
 	}
 	if pct {

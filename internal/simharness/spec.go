@@ -229,28 +229,28 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func (s Spec) Validate() error {
 	switch {
 	case s.ClientBytes < 0 || s.ServerBytes < 0 || s.ClientBytes > 1<<30 || s.ServerBytes > 1<<30:
-		return fmt.Errorf("sizes must be between 0 and 1 GiB")
+		return fmt.Errorf("invalid value %s/%s for --size: want 0 to 1GiB each way", FormatSize(s.ClientBytes), FormatSize(s.ServerBytes))
 	case s.MSL <= 0:
-		return fmt.Errorf("MSL must be positive")
+		return fmt.Errorf("invalid value %v for --msl: want a positive duration such as 1s", s.MSL)
 	case s.Limit < 0:
-		return fmt.Errorf("limit must not be negative")
+		return fmt.Errorf("invalid value %v for --limit: want a positive duration such as 6h", s.Limit)
 	case min(s.SendBuf, s.RecvBuf, s.SendBufMax, s.RecvBufMax) < 0 || max(s.SendBuf, s.RecvBuf, s.SendBufMax, s.RecvBufMax) > 1<<30:
-		return fmt.Errorf("buffers must be between 0 and 1 GiB")
+		return fmt.Errorf("invalid buffer size for --sndbuf, --rcvbuf, --sndbuf-max or --rcvbuf-max: want 0 to 1GiB")
 	case (s.ReadChunk > 0) != (s.ReadEvery > 0):
-		return fmt.Errorf("a slow reader needs both a chunk and an interval")
+		return fmt.Errorf("invalid value for --read: a slow reader needs both a chunk and an interval, SIZE@D such as 4KiB@10ms")
 	case s.Close > CloseServer:
 		return fmt.Errorf("unknown close mode %d", s.Close)
 	}
 	mtu := s.linkMTU()
 	for _, c := range [...]*sim.Config{&s.AB, &s.BA} {
 		if c.MTU != 0 && c.MTU < minMTU(s.IPv6) {
-			return fmt.Errorf("MTU %d is below the minimum %d", c.MTU, minMTU(s.IPv6))
+			return fmt.Errorf("invalid value %d for --mtu: want at least %d", c.MTU, minMTU(s.IPv6))
 		}
 		if c.Rate < 0 || c.QueueBytes < 0 {
-			return fmt.Errorf("rate and queue must not be negative")
+			return fmt.Errorf("invalid value for --rate or --queue: want 0 or more")
 		}
 		if c.Rate > 0 && c.QueueBytes > 0 && c.QueueBytes < mtu {
-			return fmt.Errorf("a queue of %d bytes cannot hold one %d-byte packet", c.QueueBytes, mtu)
+			return fmt.Errorf("invalid value %s for --queue: it cannot hold one %d-byte packet (--mtu)", FormatSize(c.QueueBytes), mtu)
 		}
 	}
 	return nil
