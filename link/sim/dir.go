@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/synack-tcp/synack/clock"
+	"github.com/synack-tcp/synack/link"
 )
 
 // dir is one direction of the link: the packets written on src, travelling
@@ -49,6 +50,7 @@ type txEntry struct {
 type group struct {
 	at   time.Duration
 	pkts [][]byte
+	info []link.PacketInfo
 	meta []copyMeta
 	fire func()
 }
@@ -86,7 +88,7 @@ func (d *dir) chance(p float64) bool {
 }
 
 // write takes one packet through the stages listed in the package comment.
-func (d *dir) write(p []byte) {
+func (d *dir) write(p []byte, info link.PacketInfo) {
 	d.mu.Lock()
 	now := d.clk.Now()
 	seq := d.seq
@@ -112,11 +114,11 @@ func (d *dir) write(p []byte) {
 		m.undetected = true
 		d.st.CorruptedUndetected++
 	}
-	d.schedule(finish, b, m)
+	d.schedule(finish, b, info, m)
 	if d.chance(d.cfg.Dup) {
 		d.st.Duplicated++
 		m.dup = true
-		d.schedule(finish, d.copyPacket(b), m)
+		d.schedule(finish, d.copyPacket(b), info, m)
 	}
 	d.mu.Unlock()
 }
@@ -235,7 +237,7 @@ func (d *dir) propagation() (time.Duration, bool) {
 
 // schedule puts one copy on the wire: it joins the group due at its
 // delivery instant, creating the group (and its clock event) if needed.
-func (d *dir) schedule(finish time.Duration, b []byte, m copyMeta) {
+func (d *dir) schedule(finish time.Duration, b []byte, info link.PacketInfo, m copyMeta) {
 	delay, reordered := d.propagation()
 	at := finish + delay
 	if d.cfg.Jitter <= 0 && !reordered {
@@ -251,6 +253,7 @@ func (d *dir) schedule(finish time.Duration, b []byte, m copyMeta) {
 		d.clk.At(at, g.fire)
 	}
 	g.pkts = append(g.pkts, b)
+	g.info = append(g.info, info)
 	g.meta = append(g.meta, m)
 	d.st.InFlight++
 }
@@ -319,7 +322,7 @@ func (d *dir) fire(g *group) {
 		}
 	}
 	if r != nil {
-		r.DeliverPackets(g.pkts)
+		r.DeliverPackets(g.pkts, g.info)
 	}
 
 	d.mu.Lock()
@@ -329,7 +332,7 @@ func (d *dir) fire(g *group) {
 		}
 		g.pkts[i] = nil
 	}
-	g.pkts, g.meta = g.pkts[:0], g.meta[:0]
+	g.pkts, g.info, g.meta = g.pkts[:0], g.info[:0], g.meta[:0]
 	if len(d.freeGroups) < maxFreeGroups {
 		d.freeGroups = append(d.freeGroups, g)
 	}

@@ -248,16 +248,16 @@ func (e *Endpoint) receiver() link.Receiver {
 func (e *Endpoint) SetDown(down bool) { e.down.Store(down) }
 
 // WritePackets implements link.Endpoint. Every packet counts as accepted,
-// whatever its fate.
-func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
+// whatever its fate; its info is delivered with it.
+func (e *Endpoint) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
 	if closed {
 		return 0, link.ErrClosed
 	}
-	for _, p := range pkts {
-		e.out.write(p)
+	for i, p := range pkts {
+		e.out.write(p, link.InfoAt(info, i))
 	}
 	return len(pkts), nil
 }
