@@ -43,6 +43,7 @@ type Conn struct {
 func (s *Stack) newConn(id tuple, l *Listener) *Conn {
 	c := &Conn{s: s, id: id, l: l, heapIdx: -1, ip: ipDefaults(id.local.Addr())}
 	cfg := s.tcpConfig(!id.local.Addr().Is4())
+	cfg.MSS = s.pmtuMSS(cfg.MSS, id.remote.Addr())
 	cfg.TSOffset = s.keyedHash('t', id.local, id.remote, true) // RFC 7323 7.1
 	c.tcb = tcp.New(cfg, c, c.onChange)
 	return c

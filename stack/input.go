@@ -22,6 +22,14 @@ func (s *Stack) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
 	var now timeT
 	for _, p := range pkts {
 		s.stats.PacketsIn.Add(1)
+		if isICMP(p) {
+			if cur != nil {
+				cur.mu.Unlock() // icmpInput locks the connection it concerns
+				cur = nil
+			}
+			s.icmpInput(p)
+			continue
+		}
 		var h wire.TCP
 		ip, payload, ok := s.parse(p, &h)
 		if !ok {

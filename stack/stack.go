@@ -77,6 +77,7 @@ type Stats struct {
 	Martian        atomic.Uint64 // source or destination broadcast/multicast (MUST-57, MUST-63)
 	ResetsSent     atomic.Uint64 // replies for segments to no connection (3.10.7.1)
 	ListenOverflow atomic.Uint64 // SYNs dropped with the backlog full
+	ICMP           ICMPStats     // ICMP and ICMPv6 (icmp.go)
 }
 
 type tuple struct{ local, remote netip.AddrPort }
@@ -100,6 +101,9 @@ type Stack struct {
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out     sync.Pool             // *batch
 	gather  link.Gatherer         // ep, when it takes packets in pieces
+
+	echoLimit tokenBucket // echo replies, stack-wide (icmp.go)
+	pmtu      pmtuCache   // path MTU per destination (pmtu.go)
 }
 
 // defaultBuf is the initial send and receive buffer size.
@@ -214,6 +218,7 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	c.Timestamps = !s.cfg.NoTimestamps
 	c.SACK = !s.cfg.NoSACK
 	c.ECN = c.ECN || s.cfg.ECN
+	c.IPv6 = v6
 	return c
 }
 

@@ -95,7 +95,7 @@ func (d *dir) write(p []byte, info link.PacketInfo) {
 	d.seq++
 	d.st.Sent++
 	d.st.SentBytes += uint64(len(p))
-	finish, fate := d.admit(len(p), now)
+	finish, fate := d.admit(p, now)
 	if fate != Delivered {
 		d.countLoss(fate)
 		d.mu.Unlock()
@@ -123,14 +123,18 @@ func (d *dir) write(p []byte, info link.PacketInfo) {
 	d.mu.Unlock()
 }
 
-// admit runs the MTU, down, queue and loss stages. It returns when the
-// packet has been serialized onto the wire, or why it was lost.
-func (d *dir) admit(n int, now time.Duration) (time.Duration, Fate) {
+// admit runs the MTU, down, router, queue and loss stages. It returns when
+// the packet has been serialized onto the wire, or why it was lost.
+func (d *dir) admit(p []byte, now time.Duration) (time.Duration, Fate) {
+	n := len(p)
 	if n > d.mtu {
 		return 0, LostMTU
 	}
 	if d.isDown(now) {
 		return 0, LostDown
+	}
+	if f, lost := d.route(p, now); lost {
+		return 0, f
 	}
 	finish := now
 	if c := &d.cfg; c.Rate > 0 {
@@ -351,6 +355,10 @@ func (d *dir) countLoss(f Fate) {
 		d.st.LostMTU++
 	case LostDown:
 		d.st.LostDown++
+	case LostHop:
+		d.st.LostHop++
+	case LostUnreachable:
+		d.st.LostUnreachable++
 	}
 }
 
