@@ -238,3 +238,21 @@ func TestForgedICMPFloodIgnored(t *testing.T) {
 		t.Fatalf("%d counted out of window, want 10000", st.OutOfWindow.Load())
 	}
 }
+
+// RFC 4821 and RFC 8899 (on by default): through a 1280-byte hop that
+// drops the ICMP too (a black hole), both directions' bytes still arrive:
+// the second timeout of a full-size segment takes the MSS down to the
+// base PLPMTU, within seconds.
+func TestSimPathMTUBlackHole(t *testing.T) {
+	lc := sim.Config{Delay: 5 * time.Millisecond, MTU: 1500, Router: sim.Router{MTU: 1280, BlackHole: true}}
+	n, ea := newRouterNet(t, 1, lc, lc, tcp.Config{MSL: time.Second})
+	cli, _ := n.transfer(1<<20, 1, time.Hour)
+	st := ea.Stats()
+	if st.LostHop == 0 || st.ICMPSent != 0 {
+		t.Fatalf("hop: %d lost, %d ICMP", st.LostHop, st.ICMPSent)
+	}
+	if mtu := cli.c.tcb.PathMTU(); mtu == 0 || mtu > 1280 {
+		t.Fatalf("path MTU %d after the black hole", mtu)
+	}
+	t.Logf("1 MiB each way through a black hole in %v of virtual time, %d packets lost at the hop", n.clk.Now(), st.LostHop)
+}

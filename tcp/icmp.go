@@ -72,6 +72,7 @@ const (
 type icmpState struct {
 	softErr error // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report
 	maxMSS  int   // the send MSS the handshake settled on, before any lowering (0: never lowered)
+	plp     plpmtud
 }
 
 // Path MTU floors: RFC 791's 68 bytes for IPv4 (RFC 1191 3), RFC 8200 5's
