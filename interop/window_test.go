@@ -27,7 +27,7 @@ type windowWatch struct {
 	}
 }
 
-func (w *windowWatch) WritePackets(pkts [][]byte) (int, error) {
+func (w *windowWatch) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
 	w.mu.Lock()
 	for _, p := range pkts {
 		var ip wire.IPv4
@@ -45,7 +45,7 @@ func (w *windowWatch) WritePackets(pkts [][]byte) (int, error) {
 		}{h.Ack, h.Window})
 	}
 	w.mu.Unlock()
-	return w.Endpoint.WritePackets(pkts)
+	return w.Endpoint.WritePackets(pkts, info)
 }
 
 // maxEdge is the rightmost edge advertised, as an offset from base, with

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/tcp"
 	"github.com/synack-tcp/synack/wire"
 )
@@ -46,11 +47,14 @@ type Conn struct {
 	heapAt  time.Duration // guarded by the timer heap's lock
 
 	rdl, wdl deadline // each guarded by its own lock
+
+	ip link.PacketInfo // the IP header fields of our packets (ipopts.go); ECN is per segment
 }
 
 func (s *Stack) newConn(id tuple, l *Listener) *Conn {
-	c := &Conn{s: s, id: id, l: l, heapIdx: -1}
+	c := &Conn{s: s, id: id, l: l, heapIdx: -1, ip: ipDefaults(id.local.Addr())}
 	cfg := s.tcpConfig(!id.local.Addr().Is4())
+	cfg.MSS = s.pmtuMSS(cfg.MSS, id.remote.Addr())
 	cfg.TSOffset = s.keyedHash('t', id.local, id.remote, true) // RFC 7323 7.1
 	c.tcb = tcp.New(cfg, c, c.onChange)
 	return c
@@ -61,13 +65,13 @@ func (c *Conn) SendSegment(h *wire.TCP, p1, p2 []byte) {
 	if c.b == nil {
 		c.b = c.s.getBatch()
 	}
-	var tos uint8
+	info := c.ip
 	if c.tcb.SegmentECT() { // RFC 3168 6.1.1: new data on an ECN connection
-		tos = ecnECT0
+		info.ECN = ecnECT0
 	}
-	if !c.b.add(c.id, h, p1, p2, tos) {
+	if !c.b.add(c.id, h, p1, p2, info) {
 		c.b.write(c.s)
-		c.b.add(c.id, h, p1, p2, tos)
+		c.b.add(c.id, h, p1, p2, info)
 	}
 }
 

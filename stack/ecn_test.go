@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/synack-tcp/synack/clock"
+	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/link/sim"
 	"github.com/synack-tcp/synack/tcp"
 	"github.com/synack-tcp/synack/wire"
@@ -22,10 +23,14 @@ type ceMarker struct {
 	ect, marked    int
 	ectWithoutData int // SYNs, pure ACKs, window probes sent as ECT
 	ceFromStack    int
+	infoMismatch   int // packets whose link.PacketInfo disagrees with their IP header
 }
 
-func (m *ceMarker) WritePackets(pkts [][]byte) (int, error) {
-	for _, p := range pkts {
+func (m *ceMarker) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
+	for i, p := range pkts {
+		if len(info) != len(pkts) || info[i] != link.ReadInfo(p) {
+			m.infoMismatch++
+		}
 		ip, seg, err := wire.ParseIP(p)
 		if err != nil || ip.V6 {
 			continue
@@ -45,10 +50,11 @@ func (m *ceMarker) WritePackets(pkts [][]byte) (int, error) {
 				p[10], p[11] = 0, 0
 				binary.BigEndian.PutUint16(p[10:], wire.Fold(wire.Checksum(p[:ihl], 0)))
 				m.marked++
+				info[i].ECN = ecnCE
 			}
 		}
 	}
-	return m.Endpoint.WritePackets(pkts)
+	return m.Endpoint.WritePackets(pkts, info)
 }
 
 func newECNNet(t *testing.T, every int, ecnA, ecnB bool) (*simNet, *ceMarker, *ceMarker) {
@@ -81,8 +87,9 @@ func TestSimECNMarksInsteadOfDropping(t *testing.T) {
 		t.Fatalf("ECN negotiated: client %v, server %v", cs.ECN, ss.ECN)
 	}
 	for _, m := range []*ceMarker{ma, mb} {
-		if m.marked == 0 || m.ectWithoutData != 0 || m.ceFromStack != 0 {
-			t.Fatalf("%d ECT packets, %d marked CE, %d ECT without data, %d sent as CE", m.ect, m.marked, m.ectWithoutData, m.ceFromStack)
+		if m.marked == 0 || m.ectWithoutData != 0 || m.ceFromStack != 0 || m.infoMismatch != 0 {
+			t.Fatalf("%d ECT packets, %d marked CE, %d ECT without data, %d sent as CE, %d with PacketInfo unlike the header",
+				m.ect, m.marked, m.ectWithoutData, m.ceFromStack, m.infoMismatch)
 		}
 	}
 	for _, side := range []struct {

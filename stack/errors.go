@@ -20,6 +20,8 @@ func mapErr(err error) error {
 		return syscall.EPIPE
 	case tcp.ErrNotExist:
 		return syscall.ENOTCONN
+	case tcp.ErrNetUnreachable, tcp.ErrHostUnreachable, tcp.ErrTimeExceeded, tcp.ErrParamProblem, tcp.ErrProtoUnreachable:
+		return icmpErrno(err)
 	}
 	return err
 }

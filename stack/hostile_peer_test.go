@@ -25,7 +25,7 @@ type rawPeer struct {
 func (n *vnet) rawPeer(addr, srv netip.AddrPort) *rawPeer {
 	p := &rawPeer{n: n, addr: addr, srv: srv, nxt: 5000}
 	p.port = n.port(addr.Addr())
-	p.port.Attach(link.ReceiverFunc(func(pkts [][]byte) {
+	p.port.Attach(link.ReceiverFunc(func(pkts [][]byte, _ []link.PacketInfo) {
 		for _, b := range pkts {
 			_, seg, err := wire.ParseIP(b)
 			if err != nil {
@@ -46,7 +46,7 @@ func (p *rawPeer) send(h wire.TCP, payload []byte) {
 	if h.Window == 0 {
 		h.Window = 65535
 	}
-	p.port.WritePackets([][]byte{rawSeg(p.addr, p.srv, h, payload)})
+	p.port.WritePackets([][]byte{rawSeg(p.addr, p.srv, h, payload)}, nil)
 }
 
 // connect completes a handshake with the server's listener l, with opts
@@ -339,7 +339,7 @@ func TestHostileMalformedPackets(t *testing.T) {
 		case 3: // flip anything
 			b[r.IntN(len(b))] ^= 1 << r.UintN(8)
 		}
-		ss.DeliverPackets([][]byte{b})
+		ss.DeliverPackets([][]byte{b}, nil)
 	}
 	for _, c := range ss.Conns() {
 		c.mu.Lock()

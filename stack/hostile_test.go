@@ -73,7 +73,7 @@ func (p *vport) Attach(r link.Receiver) { p.recv = r }
 func (p *vport) Close() error           { return nil }
 
 // WritePackets implements link.Endpoint.
-func (p *vport) WritePackets(pkts [][]byte) (int, error) {
+func (p *vport) WritePackets(pkts [][]byte, _ []link.PacketInfo) (int, error) {
 	sec := int(p.n.clk.Now() / time.Second)
 	for _, b := range pkts {
 		p.sent[sec]++
@@ -98,7 +98,7 @@ func (n *vnet) deliver(pkts [][]byte) {
 	if p == nil || p.recv == nil {
 		return
 	}
-	n.clk.AfterFunc(n.delay, func() { p.recv.DeliverPackets(pkts) })
+	n.clk.AfterFunc(n.delay, func() { p.recv.DeliverPackets(pkts, nil) })
 }
 
 // total is how many packets p wrote in virtual seconds [from, to).

@@ -3,14 +3,16 @@ package stack
 import (
 	"net/netip"
 
+	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/tcp"
 	"github.com/synack-tcp/synack/wire"
 )
 
 // DeliverPackets implements link.Receiver: each packet is parsed, demuxed
 // and fed to its connection; the ACKs and data the batch makes due go out
-// once per connection at the end (MUST-58, MUST-59).
-func (s *Stack) DeliverPackets(pkts [][]byte) {
+// once per connection at the end (MUST-58, MUST-59). The IP header is
+// authoritative for the packets' IP-level facts, so info is not read.
+func (s *Stack) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
 	var touched [16]*Conn
 	nt := 0
 	var cur *Conn // connection whose lock is held across consecutive packets
@@ -20,6 +22,14 @@ func (s *Stack) DeliverPackets(pkts [][]byte) {
 	var now timeT
 	for _, p := range pkts {
 		s.stats.PacketsIn.Add(1)
+		if isICMP(p) {
+			if cur != nil {
+				cur.mu.Unlock() // icmpInput locks the connection it concerns
+				cur = nil
+			}
+			s.icmpInput(p)
+			continue
+		}
 		var h wire.TCP
 		ip, payload, ok := s.parse(p, &h)
 		if !ok {
@@ -133,7 +143,7 @@ func (s *Stack) noConn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 	}
 	s.stats.ResetsSent.Add(1)
 	b := s.getBatch()
-	b.add(id, &rst, nil, nil, 0)
+	b.add(id, &rst, nil, nil, ipDefaults(id.local.Addr()))
 	s.sendBatch(b)
 }
 

@@ -16,7 +16,7 @@ type recLink struct{ out [][]byte }
 func (r *recLink) MTU() int             { return 1500 }
 func (r *recLink) Attach(link.Receiver) {}
 func (r *recLink) Close() error         { return nil }
-func (r *recLink) WritePackets(p [][]byte) (int, error) {
+func (r *recLink) WritePackets(p [][]byte, info []link.PacketInfo) (int, error) {
 	for _, b := range p {
 		r.out = append(r.out, append([]byte(nil), b...))
 	}
@@ -78,7 +78,7 @@ func TestMalformedPacketsAreCounted(t *testing.T) {
 	notUs = append(notUs, good[20:]...)
 	lengths := append([]byte(nil), good...)
 	lengths[3] = 200 // IP total length past the packet
-	s.DeliverPackets([][]byte{nil, {0x45}, good[:30], good, badSum, badOpt, badOff, notUs, lengths, {0x60, 0, 0}})
+	s.DeliverPackets([][]byte{nil, {0x45}, good[:30], good, badSum, badOpt, badOff, notUs, lengths, {0x60, 0, 0}}, nil)
 	st := s.Stats()
 	if st.BadChecksum.Load() != 1 || st.MalformedTCP.Load() != 2 || st.NotForUs.Load() != 1 || st.MalformedIP.Load() != 5 {
 		t.Fatalf("counters: checksum %d, tcp %d, notforus %d, ip %d", st.BadChecksum.Load(), st.MalformedTCP.Load(), st.NotForUs.Load(), st.MalformedIP.Load())
@@ -96,7 +96,7 @@ func TestNoConnectionResets(t *testing.T) {
 		segment(wire.TCP{Seq: 100, Flags: wire.SYN}, 81, nil),
 		segment(wire.TCP{Seq: 100, Ack: 555, Flags: wire.ACK | wire.PSH}, 81, []byte("data")),
 		segment(wire.TCP{Seq: 100, Flags: wire.RST}, 81, nil),
-	})
+	}, nil)
 	if len(r.out) != 2 {
 		t.Fatalf("%d replies, want 2 (none to a RST)", len(r.out))
 	}
@@ -122,7 +122,7 @@ func TestListenerReplies(t *testing.T) {
 		segment(wire.TCP{Seq: 7, Flags: wire.RST}, 80, nil),
 		segment(wire.TCP{Seq: 7, Ack: 99, Flags: wire.ACK}, 80, nil),
 		segment(wire.TCP{Seq: 1000, Flags: wire.SYN, Options: wire.Options{HasMSS: true, MSS: 1000}}, 80, nil),
-	})
+	}, nil)
 	if len(r.out) != 2 {
 		t.Fatalf("%d replies", len(r.out))
 	}
@@ -133,7 +133,7 @@ func TestListenerReplies(t *testing.T) {
 	if h.Flags != wire.SYN|wire.ACK || h.Ack != 1001 || !h.Options.HasMSS || h.Options.MSS != 1460 {
 		t.Fatalf("SYN,ACK: %+v", h)
 	}
-	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: h.Seq + 1, Flags: wire.ACK}, 80, []byte("hi"))})
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: h.Seq + 1, Flags: wire.ACK}, 80, []byte("hi"))}, nil)
 	c, err := l.TryAccept()
 	if err != nil || c == nil || c.State() != tcp.Established {
 		t.Fatalf("accept: %v %v", c, err)
@@ -155,15 +155,15 @@ func FuzzDeliver(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		s, _ := newRecStack(t)
 		s.ListenTCP("tcp", ":80")
-		s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)})
-		s.DeliverPackets([][]byte{pkt})
+		s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)}, nil)
+		s.DeliverPackets([][]byte{pkt}, nil)
 		// Also as a TCP segment with valid IP and checksum around it.
 		if len(pkt) >= 20 {
 			b := wire.AppendIPHeader(nil, peer, addrB, wire.ProtoTCP, 0, len(pkt))
 			t0 := len(b)
 			b = append(b, pkt...)
 			wire.SetTCPChecksum(peer, addrB, b[t0:])
-			s.DeliverPackets([][]byte{b})
+			s.DeliverPackets([][]byte{b}, nil)
 		}
 		s.mu.RLock()
 		defer s.mu.RUnlock()

@@ -41,7 +41,7 @@ func TestMartiansDropped(t *testing.T) {
 				t.Fatal(err)
 			}
 			syn := wire.TCP{Seq: 1, Flags: wire.SYN, Window: 1000, Options: wire.Options{HasTimestamps: true, TSVal: 1}}
-			s.DeliverPackets([][]byte{rawSeg(netip.MustParseAddrPort(tc.src), netip.MustParseAddrPort(tc.dst), syn, nil)})
+			s.DeliverPackets([][]byte{rawSeg(netip.MustParseAddrPort(tc.src), netip.MustParseAddrPort(tc.dst), syn, nil)}, nil)
 			st := s.Stats()
 			if len(r.out) != 0 || st.Martian.Load() != 1 || st.NotForUs.Load() != 0 || s.NumConns() != 0 {
 				t.Fatalf("%d replies, Martian %d, NotForUs %d, %d conns", len(r.out), st.Martian.Load(), st.NotForUs.Load(), s.NumConns())
@@ -63,7 +63,7 @@ func TestLoopbackLinkAcceptsLoopback(t *testing.T) {
 	if _, err := s.ListenTCP("tcp", ":80"); err != nil {
 		t.Fatal(err)
 	}
-	s.DeliverPackets([][]byte{rawSeg(netip.AddrPortFrom(lo, 5000), netip.AddrPortFrom(lo, 80), wire.TCP{Seq: 1, Flags: wire.SYN, Window: 1000}, nil)})
+	s.DeliverPackets([][]byte{rawSeg(netip.AddrPortFrom(lo, 5000), netip.AddrPortFrom(lo, 80), wire.TCP{Seq: 1, Flags: wire.SYN, Window: 1000}, nil)}, nil)
 	if len(r.out) != 1 || s.Stats().Martian.Load() != 0 {
 		t.Fatalf("%d replies, Martian %d", len(r.out), s.Stats().Martian.Load())
 	}

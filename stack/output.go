@@ -3,6 +3,7 @@ package stack
 import (
 	"time"
 
+	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/wire"
 )
 
@@ -19,6 +20,7 @@ type timeT = time.Duration
 type batch struct {
 	buf    []byte
 	pkts   [][]byte
+	info   []link.PacketInfo
 	gather bool
 	pieces [][3][]byte
 }
@@ -26,7 +28,7 @@ type batch struct {
 const batchPackets = 64
 
 func newBatch(mtu int, gather bool) *batch {
-	b := &batch{gather: gather, pkts: make([][]byte, 0, batchPackets)}
+	b := &batch{gather: gather, pkts: make([][]byte, 0, batchPackets), info: make([]link.PacketInfo, 0, batchPackets)}
 	if gather {
 		b.buf = make([]byte, 0, batchPackets*(wire.IPv6HeaderLen+wire.TCPMaxHeaderLen))
 		b.pieces = make([][3][]byte, 0, batchPackets)
@@ -36,10 +38,10 @@ func newBatch(mtu int, gather bool) *batch {
 	return b
 }
 
-// add builds one IP packet carrying h and the payload p1+p2, with tos in
-// the IPv4 TOS or IPv6 Traffic Class octet. It reports false when the
-// batch has no room for it.
-func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, tos uint8) bool {
+// add builds one IP packet carrying h and the payload p1+p2, its IP header
+// saying what info says (DS field and ECN codepoint, TTL or hop limit, DF).
+// It reports false when the batch has no room for it.
+func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, info link.PacketInfo) bool {
 	n := len(p1) + len(p2)
 	hl := h.HeaderLen()
 	ipl := wire.IPv4MinHeaderLen
@@ -55,7 +57,8 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, tos uint8) bool {
 	}
 	start := len(b.buf)
 	h.SrcPort, h.DstPort = id.local.Port(), id.remote.Port()
-	b.buf = wire.AppendIPHeader(b.buf, id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, tos, hl+n)
+	b.buf = appendIP(b.buf, id, wire.ProtoTCP, info, hl+n)
+	b.info = append(b.info, info)
 	t := len(b.buf)
 	b.buf = h.Append(b.buf)
 	if b.gather {
@@ -85,7 +88,7 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, tos uint8) bool {
 func (b *batch) reset() {
 	b.buf = b.buf[:0]
 	clear(b.pkts)
-	b.pkts = b.pkts[:0]
+	b.pkts, b.info = b.pkts[:0], b.info[:0]
 	clear(b.pieces)
 	b.pieces = b.pieces[:0]
 }
@@ -94,9 +97,9 @@ func (b *batch) reset() {
 func (b *batch) write(s *Stack) {
 	switch {
 	case b.gather && len(b.pieces) > 0:
-		s.gather.WritePacketsGather(b.pieces)
+		s.gather.WritePacketsGather(b.pieces, b.info)
 	case len(b.pkts) > 0:
-		s.ep.WritePackets(b.pkts)
+		s.ep.WritePackets(b.pkts, b.info)
 	}
 	b.reset()
 }
@@ -107,4 +110,15 @@ func (s *Stack) getBatch() *batch { return s.out.Get().(*batch) }
 func (s *Stack) sendBatch(b *batch) {
 	b.write(s)
 	s.out.Put(b)
+}
+
+// appendIP appends the IP header of a packet for id carrying n bytes of
+// protocol proto, as info describes it.
+func appendIP(dst []byte, id tuple, proto uint8, info link.PacketInfo, n int) []byte {
+	if id.local.Addr().Is4() {
+		h := wire.IPv4{TOS: info.TOS(), DontFrag: info.DF, TTL: info.TTL, Protocol: proto, Src: id.local.Addr(), Dst: id.remote.Addr()}
+		return h.Append(dst, n)
+	}
+	h := wire.IPv6{TrafficClass: info.TOS(), Protocol: proto, HopLimit: info.TTL, Src: id.local.Addr(), Dst: id.remote.Addr()}
+	return h.Append(dst, n)
 }

@@ -115,6 +115,7 @@ type Stats struct {
 	TimeWaitAcks          atomic.Uint64 // ACKs TIME-WAIT records sent
 	Orphans               atomic.Uint64 // closed by the application, still delivering (now)
 	OrphanOverflow        atomic.Uint64 // orphans reset at MaxOrphans
+	ICMP           ICMPStats     // ICMP and ICMPv6 (icmp.go)
 }
 
 type tuple struct{ local, remote netip.AddrPort }
@@ -145,6 +146,9 @@ type Stack struct {
 	out     sync.Pool             // *batch
 	gather  link.Gatherer         // ep, when it takes packets in pieces
 	answers *answerBudget         // stack-wide limit on answers to unacceptable segments
+
+	echoLimit tokenBucket // echo replies, stack-wide (icmp.go)
+	pmtu      pmtuCache   // path MTU per destination (pmtu.go)
 }
 
 // ErrNoAddress is returned by New without an address.
@@ -272,6 +276,7 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	if s.answers != nil {
 		c.Answers = s.answers
 	}
+	c.IPv6 = v6
 	return c
 }
 

@@ -140,7 +140,7 @@ func (l *Listener) sendCookie(now time.Duration, id tuple, syn *wire.TCP) {
 	l.cookieAt.Store(int64(now) + 1)
 	s.stats.SynCookiesSent.Add(1)
 	b := s.getBatch()
-	b.add(id, &h, nil, nil, 0)
+	b.add(id, &h, nil, nil, ipDefaults(id.local.Addr()))
 	s.sendBatch(b)
 }
 

@@ -46,7 +46,7 @@ func cookieStack(t *testing.T, lc ListenConfig, events *[]Event) (*Stack, *recLi
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.DeliverPackets([][]byte{rawSeg(netip.MustParseAddrPort("10.0.0.9:39999"), srv80, wire.TCP{Seq: 5, Flags: wire.SYN, Window: 1000}, nil)})
+	s.DeliverPackets([][]byte{rawSeg(netip.MustParseAddrPort("10.0.0.9:39999"), srv80, wire.TCP{Seq: 5, Flags: wire.SYN, Window: 1000}, nil)}, nil)
 	if len(r.out) != 1 || s.Stats().SynCookiesSent.Load() != 0 {
 		t.Fatalf("first SYN: %d replies, %d cookies", len(r.out), s.Stats().SynCookiesSent.Load())
 	}
@@ -71,7 +71,7 @@ func TestSynCookieHandshake(t *testing.T) {
 	var ev []Event
 	s, r, l, _ := cookieStack(t, ListenConfig{}, &ev)
 	syn := fullSyn()
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, syn, nil)})
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, syn, nil)}, nil)
 	if len(r.out) != 1 || s.Stats().SynCookiesSent.Load() != 1 || s.NumConns() != 1 {
 		t.Fatalf("%d replies, %d cookies, %d conns", len(r.out), s.Stats().SynCookiesSent.Load(), s.NumConns())
 	}
@@ -82,7 +82,7 @@ func TestSynCookieHandshake(t *testing.T) {
 	}
 	r.out = nil
 	ack := wire.TCP{Seq: 1001, Ack: sa.Seq + 1, Flags: wire.ACK, Window: 100, Options: wire.Options{HasTimestamps: true, TSVal: 778, TSEcr: o.TSVal}}
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, ack, []byte("hello"))})
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, ack, []byte("hello"))}, nil)
 	c, err := l.TryAccept()
 	if err != nil || c == nil {
 		t.Fatalf("accept: %v %v", c, err)
@@ -123,11 +123,11 @@ func TestSynCookieInvalidAndExpired(t *testing.T) {
 	s, r, _, clk := cookieStack(t, ListenConfig{}, nil)
 	syn := fullSyn()
 	syn.Options = wire.Options{HasMSS: true, MSS: 1460} // no timestamps: the MSS alone
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, syn, nil)})
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, syn, nil)}, nil)
 	sa, _ := parseOut(t, r.out[0])
 	r.out = nil
 	bad := wire.TCP{Seq: 1001, Ack: sa.Seq + 1 + 16, Flags: wire.ACK, Window: 100}
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, bad, nil)})
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, bad, nil)}, nil)
 	if len(r.out) != 1 || s.Stats().SynCookiesInvalid.Load() != 1 || s.NumConns() != 1 {
 		t.Fatalf("bad cookie: %d replies, %d invalid, %d conns", len(r.out), s.Stats().SynCookiesInvalid.Load(), s.NumConns())
 	}
@@ -137,22 +137,22 @@ func TestSynCookieInvalidAndExpired(t *testing.T) {
 	r.out = nil
 	clk.Advance(2*cookiePeriod + time.Second)
 	good := wire.TCP{Seq: 1001, Ack: sa.Seq + 1, Flags: wire.ACK, Window: 100}
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, good, nil)})
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, good, nil)}, nil)
 	if h, _ := parseOut(t, r.out[len(r.out)-1]); s.Stats().SynCookiesValid.Load() != 0 || h.Flags != wire.RST {
 		t.Fatalf("expired cookie: %d valid, reply %+v", s.Stats().SynCookiesValid.Load(), h)
 	}
 	// A fresh one (the first half-open gave up meanwhile: fill its slot
 	// again), checked in the next generation: still good.
 	r.out = nil
-	s.DeliverPackets([][]byte{rawSeg(netip.MustParseAddrPort("10.0.0.9:39998"), srv80, wire.TCP{Seq: 5, Flags: wire.SYN, Window: 1000}, nil)})
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, syn, nil)})
+	s.DeliverPackets([][]byte{rawSeg(netip.MustParseAddrPort("10.0.0.9:39998"), srv80, wire.TCP{Seq: 5, Flags: wire.SYN, Window: 1000}, nil)}, nil)
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, syn, nil)}, nil)
 	if s.Stats().SynCookiesSent.Load() != 2 {
 		t.Fatalf("%d cookies sent", s.Stats().SynCookiesSent.Load())
 	}
 	sa, _ = parseOut(t, r.out[len(r.out)-1])
 	clk.Advance(cookiePeriod)
 	good.Ack = sa.Seq + 1
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, good, nil)})
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, good, nil)}, nil)
 	if s.Stats().SynCookiesValid.Load() != 1 {
 		t.Fatal("a cookie of the previous generation was refused")
 	}
@@ -163,7 +163,7 @@ func TestSynCookieInvalidAndExpired(t *testing.T) {
 // is dropped too (the peer retransmits), both counted as overflow.
 func TestSynCookieQueues(t *testing.T) {
 	s, r, _, _ := cookieStack(t, ListenConfig{NoSynCookies: true}, nil)
-	s.DeliverPackets([][]byte{rawSeg(cli, srv80, fullSyn(), nil)})
+	s.DeliverPackets([][]byte{rawSeg(cli, srv80, fullSyn(), nil)}, nil)
 	if len(r.out) != 0 || s.Stats().ListenOverflow.Load() != 1 {
 		t.Fatalf("no cookies: %d replies, %d overflows", len(r.out), s.Stats().ListenOverflow.Load())
 	}
@@ -174,13 +174,13 @@ func TestSynCookieQueues(t *testing.T) {
 	for _, c := range []netip.AddrPort{cli, cli2} {
 		syn := fullSyn()
 		syn.Options.HasTimestamps = false
-		s.DeliverPackets([][]byte{rawSeg(c, srv80, syn, nil)})
+		s.DeliverPackets([][]byte{rawSeg(c, srv80, syn, nil)}, nil)
 		h, _ := parseOut(t, r.out[len(r.out)-1])
 		sas = append(sas, h)
 	}
 	r.out = nil
 	for i, c := range []netip.AddrPort{cli, cli2} {
-		s.DeliverPackets([][]byte{rawSeg(c, srv80, wire.TCP{Seq: 1001, Ack: sas[i].Seq + 1, Flags: wire.ACK, Window: 100}, nil)})
+		s.DeliverPackets([][]byte{rawSeg(c, srv80, wire.TCP{Seq: 1001, Ack: sas[i].Seq + 1, Flags: wire.ACK, Window: 100}, nil)}, nil)
 	}
 	if s.Stats().SynCookiesValid.Load() != 1 || s.Stats().ListenOverflow.Load() != 1 || len(r.out) != 0 {
 		t.Fatalf("%d valid, %d overflow, %d replies", s.Stats().SynCookiesValid.Load(), s.Stats().ListenOverflow.Load(), len(r.out))

@@ -262,7 +262,7 @@ func (t *twTable) input(now timeT, id tuple, h *wire.TCP, payload []byte) bool {
 	case v == tcp.TimeWaitAnswer && (t.s.answers == nil || t.s.answers.Take(now)):
 		st.TimeWaitAcks.Add(1)
 		b := t.s.getBatch()
-		b.add(id, &ack, nil, nil, 0)
+		b.add(id, &ack, nil, nil, ipDefaults(id.local.Addr()))
 		t.s.sendBatch(b)
 	}
 	return true

@@ -9,6 +9,7 @@ import (
 
 // output transmits what the state, the windows and the owed ACK allow.
 func (c *TCB) output(now time.Duration) {
+	c.plpMaybeRaise(now) // RFC 4821 7.3: try a larger size
 	sent := false
 	switch c.state {
 	case SynSent, SynReceived:

@@ -57,6 +57,7 @@ type Config struct {
 	SACK           bool          // offer RFC 2018 selective acknowledgments
 	ECN            bool          // offer and accept RFC 3168 explicit congestion notification
 	TSOffset       uint32        // start of this connection's timestamp clock
+	IPv6           bool          // the connection runs over IPv6 (path MTU floor 1280, 40-byte IP header)
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).
@@ -231,6 +232,7 @@ type TCB struct {
 	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
 	hdr      wire.TCP  // scratch header for the segment being sent
 	err      error     // why the connection ended badly, for the user
+	icmp     icmpState // ICMP errors and path MTU (icmp.go)
 	stats    Stats
 	onChange func(from, to State, cause Cause)
 }
@@ -346,6 +348,9 @@ func (c *TCB) deleteTCB() {
 
 // fail ends the connection with err and cause.
 func (c *TCB) fail(err error, cause Cause) {
+	if err == ErrTimeout {
+		err = c.timeoutErr() // a soft ICMP error heard says why (RFC 1122 4.2.3.9)
+	}
 	if c.err == nil {
 		c.err = err
 	}

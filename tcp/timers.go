@@ -221,6 +221,7 @@ func (c *TCB) onRTO(now time.Duration) {
 		return
 	}
 	c.retrans++
+	c.plpOnRTO(now) // RFC 4821 7.7: black-hole detection
 	c.lastRTOTS, c.rtoSeen = c.tsNow(now), true
 	c.rtt.backoff()
 	c.rtt.cancel()

@@ -169,7 +169,7 @@ func TestDemoJSONSummaryFailure(t *testing.T) {
 // blackhole accepts every packet and delivers none.
 type blackhole struct{ link.Endpoint }
 
-func (blackhole) WritePackets(pkts [][]byte) (int, error) { return len(pkts), nil }
+func (blackhole) WritePackets(pkts [][]byte, _ []link.PacketInfo) (int, error) { return len(pkts), nil }
 
 // synFlags records the flags of the SYNs an endpoint sends.
 type synFlags struct {
@@ -178,7 +178,7 @@ type synFlags struct {
 	flags []wire.Flags
 }
 
-func (s *synFlags) WritePackets(pkts [][]byte) (int, error) {
+func (s *synFlags) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
 	for _, p := range pkts {
 		if len(p) >= 40 && p[9] == 6 && p[33]&byte(wire.SYN) != 0 {
 			s.mu.Lock()
@@ -186,7 +186,7 @@ func (s *synFlags) WritePackets(pkts [][]byte) (int, error) {
 			s.mu.Unlock()
 		}
 	}
-	return s.Endpoint.WritePackets(pkts)
+	return s.Endpoint.WritePackets(pkts, info)
 }
 
 // --ecn makes the demo's SYN ask for ECN (ECE and CWR, RFC 3168 6.1.1)
@@ -254,7 +254,7 @@ type blackholeTUN struct{}
 
 func (blackholeTUN) MTU() int                                { return 1500 }
 func (blackholeTUN) Attach(link.Receiver)                    {}
-func (blackholeTUN) WritePackets(pkts [][]byte) (int, error) { return len(pkts), nil }
+func (blackholeTUN) WritePackets(pkts [][]byte, _ []link.PacketInfo) (int, error) { return len(pkts), nil }
 func (blackholeTUN) Close() error                            { return nil }
 
 // A --host-addr whose prefix another interface already holds is refused

@@ -23,7 +23,7 @@ type tap struct {
 func (t *tap) MTU() int                { return t.ep.MTU() }
 func (t *tap) Attach(rc link.Receiver) { t.ep.Attach(rc) }
 func (t *tap) Close() error            { return t.ep.Close() }
-func (t *tap) WritePackets(pkts [][]byte) (int, error) {
+func (t *tap) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
 	for _, p := range pkts {
 		b := t.r.hbuf[:0]
 		b = append(b, 'W', byte(t.dir))
@@ -36,7 +36,7 @@ func (t *tap) WritePackets(pkts [][]byte) (int, error) {
 		}
 		t.seq++
 	}
-	return t.ep.WritePackets(pkts)
+	return t.ep.WritePackets(pkts, info)
 }
 
 var _ link.Endpoint = (*tap)(nil)

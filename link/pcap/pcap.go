@@ -118,9 +118,9 @@ func (e *Endpoint) MTU() int { return e.inner.MTU() }
 // Attach implements link.Endpoint: inbound packets are recorded, then
 // handed to r.
 func (e *Endpoint) Attach(r link.Receiver) {
-	e.inner.Attach(link.ReceiverFunc(func(pkts [][]byte) {
+	e.inner.Attach(link.ReceiverFunc(func(pkts [][]byte, info []link.PacketInfo) {
 		e.record(pkts)
-		r.DeliverPackets(pkts)
+		r.DeliverPackets(pkts, info)
 	}))
 }
 
@@ -128,11 +128,11 @@ func (e *Endpoint) Attach(r link.Receiver) {
 // written to the inner endpoint. Recording first keeps the capture in
 // causal order: over a pipe, the peer may answer before WritePackets
 // returns. Packets written after Close are not recorded.
-func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
+func (e *Endpoint) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
 	if !e.closed.Load() {
 		e.record(pkts)
 	}
-	return e.inner.WritePackets(pkts)
+	return e.inner.WritePackets(pkts, info)
 }
 
 func (e *Endpoint) record(pkts [][]byte) {

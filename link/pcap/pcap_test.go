@@ -137,12 +137,12 @@ func TestTeeVirtual(t *testing.T) {
 	if ca.MTU() != a.MTU() {
 		t.Fatal("MTU")
 	}
-	b.Attach(link.ReceiverFunc(func(p [][]byte) { b.WritePackets(p) })) // echo
+	b.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) { b.WritePackets(p, nil) })) // echo
 	var got int
-	ca.Attach(link.ReceiverFunc(func(p [][]byte) { got += len(p) }))
+	ca.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) { got += len(p) }))
 	for i := range 3 {
 		clk.At(time.Duration(i)*time.Second+time.Microsecond, func() {
-			ca.WritePackets([][]byte{ipPacket(i, 100*i)})
+			ca.WritePackets([][]byte{ipPacket(i, 100*i)}, nil)
 		})
 	}
 	for clk.Step() {
@@ -153,7 +153,7 @@ func TestTeeVirtual(t *testing.T) {
 	if err := ca.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.WritePackets([][]byte{ipPacket(9, 1)}); !errors.Is(err, link.ErrClosed) {
+	if _, err := ca.WritePackets([][]byte{ipPacket(9, 1)}, nil); !errors.Is(err, link.ErrClosed) {
 		t.Fatal("inner not closed")
 	}
 	recs := parse(t, buf.Bytes())
@@ -188,8 +188,8 @@ func TestTeeConcurrent(t *testing.T) {
 	var mu sync.Mutex
 	var got int
 	done := make(chan struct{})
-	b.Attach(link.ReceiverFunc(func(p [][]byte) { b.WritePackets(p) }))
-	ca.Attach(link.ReceiverFunc(func(p [][]byte) {
+	b.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) { b.WritePackets(p, nil) }))
+	ca.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) {
 		mu.Lock()
 		defer mu.Unlock()
 		if got += len(p); got == 400 {
@@ -200,7 +200,7 @@ func TestTeeConcurrent(t *testing.T) {
 	for w := range 4 {
 		wg.Go(func() {
 			for i := range 100 {
-				ca.WritePackets([][]byte{ipPacket(w*100+i, 50)})
+				ca.WritePackets([][]byte{ipPacket(w*100+i, 50)}, nil)
 			}
 		})
 	}
@@ -250,7 +250,7 @@ func TestWriteErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A failing capture does not stop the traffic.
-	if n, err := ca.WritePackets([][]byte{ipPacket(1, 1)}); n != 1 || err != nil {
+	if n, err := ca.WritePackets([][]byte{ipPacket(1, 1)}, nil); n != 1 || err != nil {
 		t.Fatalf("write: %d, %v", n, err)
 	}
 	if ca.Err() == nil || b.Stats().Sent != 0 || a.Stats().Sent != 1 {

@@ -82,7 +82,8 @@ type Endpoint struct {
 // ring. Slots [head, tail) hold packets awaiting delivery and belong to the
 // consumer; the others belong to the (one, under wmu) producer.
 type queue struct {
-	ring []([]byte) // a power of two long
+	ring []([]byte)        // a power of two long
+	info []link.PacketInfo // each slot's PacketInfo
 	mask uint64
 	head atomic.Uint64 // next slot to deliver; written by the consumer
 	tail atomic.Uint64 // next slot to fill; written by the producer
@@ -110,7 +111,10 @@ type queue struct {
 }
 
 func newQueue(n int) *queue {
-	return &queue{ring: make([][]byte, n), mask: uint64(n - 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &queue{
+		ring: make([][]byte, n), info: make([]link.PacketInfo, n), mask: uint64(n - 1),
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
 }
 
 // New returns the two ends of a pipe carrying packets of up to mtu bytes,
@@ -168,13 +172,16 @@ func bufCap(n, mtu int) int {
 
 // WritePackets implements link.Endpoint. Packets over the MTU, packets that
 // find the peer's queue full and packets written after the peer closed are
-// dropped (and counted) but reported as accepted.
-func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) { return write(e, whole(pkts)) }
+// dropped (and counted) but reported as accepted. The info goes to the
+// receiver with the packet.
+func (e *Endpoint) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
+	return write(e, whole(pkts), info)
+}
 
 // WritePacketsGather implements link.Gatherer: each packet arrives in
 // pieces and is joined in the pipe's own buffer, the one copy it makes.
-func (e *Endpoint) WritePacketsGather(pieces [][3][]byte) (int, error) {
-	return write(e, gathered(pieces))
+func (e *Endpoint) WritePacketsGather(pieces [][3][]byte, info []link.PacketInfo) (int, error) {
+	return write(e, gathered(pieces), info)
 }
 
 // source is what write takes packets from.
@@ -200,7 +207,7 @@ func (g gathered) appendTo(b []byte, i int) []byte {
 
 // write is generic rather than taking a source interface: boxing the
 // slice in an interface would allocate on every call.
-func write[S source](e *Endpoint, src S) (int, error) {
+func write[S source](e *Endpoint, src S, info []link.PacketInfo) (int, error) {
 	q := e.out
 	q.wmu.Lock()
 	if q.wclosed {
@@ -237,6 +244,7 @@ func write[S source](e *Endpoint, src S) (int, error) {
 			b = make([]byte, 0, bufCap(n, e.mtu))
 		}
 		q.ring[t&q.mask] = src.appendTo(b, i)
+		q.info[t&q.mask] = link.InfoAt(info, i)
 		t++
 		q.sent++
 		q.sentBytes += uint64(n)
@@ -287,6 +295,7 @@ func (q *queue) signal() {
 func (q *queue) run(r link.Receiver) {
 	defer close(q.done)
 	batch := make([][]byte, 0, len(q.ring))
+	info := make([]link.PacketInfo, 0, len(q.ring))
 	h := q.head.Load()
 	for !q.rclosed.Load() {
 		t := q.tail.Load()
@@ -308,13 +317,14 @@ func (q *queue) run(r link.Receiver) {
 			b := q.ring[i&q.mask]
 			bytes += uint64(len(b))
 			batch = append(batch, b)
+			info = append(info, q.info[i&q.mask])
 		}
 		q.delivered.Add(t - h)
 		q.deliveredBytes.Add(bytes)
 		q.batches.Add(1)
-		r.DeliverPackets(batch)
+		r.DeliverPackets(batch, info)
 		clear(batch)
-		batch = batch[:0]
+		batch, info = batch[:0], info[:0]
 		h = t
 		q.head.Store(h) // the slots go back to the writers
 	}

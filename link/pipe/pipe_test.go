@@ -26,7 +26,7 @@ func newCollector() *collector {
 	return c
 }
 
-func (c *collector) DeliverPackets(pkts [][]byte) {
+func (c *collector) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range pkts {
@@ -80,14 +80,14 @@ func TestOrderAndContent(t *testing.T) {
 		size := 20 + i%1400
 		p := buf[:size]
 		copy(p, numbered(i, size))
-		if k, err := a.WritePackets([][]byte{p}); k != 1 || err != nil {
+		if k, err := a.WritePackets([][]byte{p}, nil); k != 1 || err != nil {
 			t.Fatalf("write %d: %d, %v", i, k, err)
 		}
 		// The caller may reuse its buffer at once.
 		clear(buf)
 	}
 	// The other direction works too.
-	if _, err := b.WritePackets([][]byte{numbered(7, 60)}); err != nil {
+	if _, err := b.WritePackets([][]byte{numbered(7, 60)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := cb.wait(t, n)
@@ -121,22 +121,22 @@ func TestBatchDelivery(t *testing.T) {
 	for i := range pkts {
 		pkts[i] = numbered(i, 100)
 	}
-	if k, err := a.WritePackets(pkts); k != 100 || err != nil {
+	if k, err := a.WritePackets(pkts, nil); k != 100 || err != nil {
 		t.Fatal(k, err)
 	}
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int32
 	c := newCollector()
-	b.Attach(link.ReceiverFunc(func(p [][]byte) {
+	b.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) {
 		if calls.Add(1) == 1 {
 			close(entered)
 			<-release // hold the first batch so later writes pile up
 		}
-		c.DeliverPackets(p)
+		c.DeliverPackets(p, nil)
 	}))
 	<-entered
 	for i := 100; i < 200; i++ {
-		a.WritePackets([][]byte{numbered(i, 100)})
+		a.WritePackets([][]byte{numbered(i, 100)}, nil)
 	}
 	close(release)
 	got := c.wait(t, 200)
@@ -168,7 +168,7 @@ func TestMTUDrop(t *testing.T) {
 	}
 	c := newCollector()
 	b.Attach(c)
-	k, err := a.WritePackets([][]byte{numbered(0, 1000), numbered(1, 1001), numbered(2, 10)})
+	k, err := a.WritePackets([][]byte{numbered(0, 1000), numbered(1, 1001), numbered(2, 10)}, nil)
 	if k != 3 || err != nil {
 		t.Fatalf("dropped packets still count as accepted: %d, %v", k, err)
 	}
@@ -192,7 +192,7 @@ func TestQueueTailDrop(t *testing.T) {
 	// Not attached yet: everything queues, the excess is dropped.
 	p := numbered(0, 64)
 	for range QueueLen + 10 {
-		a.WritePackets([][]byte{p})
+		a.WritePackets([][]byte{p}, nil)
 	}
 	s := a.Stats()
 	if s.SentPackets != QueueLen || s.DroppedQueue != 10 {
@@ -208,7 +208,7 @@ func TestClose(t *testing.T) {
 	ca, cb := newCollector(), newCollector()
 	a.Attach(ca)
 	b.Attach(cb)
-	a.WritePackets([][]byte{numbered(1, 40)})
+	a.WritePackets([][]byte{numbered(1, 40)}, nil)
 	cb.wait(t, 1)
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
@@ -216,11 +216,11 @@ func TestClose(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal("second Close:", err)
 	}
-	if k, err := a.WritePackets([][]byte{numbered(2, 40)}); k != 0 || !errors.Is(err, link.ErrClosed) {
+	if k, err := a.WritePackets([][]byte{numbered(2, 40)}, nil); k != 0 || !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("write after close: %d, %v", k, err)
 	}
 	// The peer may still write; its packets go nowhere.
-	if k, err := b.WritePackets([][]byte{numbered(3, 40)}); k != 1 || err != nil {
+	if k, err := b.WritePackets([][]byte{numbered(3, 40)}, nil); k != 1 || err != nil {
 		t.Fatalf("peer write: %d, %v", k, err)
 	}
 	if s := b.Stats(); s.DroppedClosed != 1 {
@@ -228,7 +228,7 @@ func TestClose(t *testing.T) {
 	}
 	// Packets already queued toward b are still delivered.
 	b.Close()
-	if _, err := b.WritePackets(nil); !errors.Is(err, link.ErrClosed) {
+	if _, err := b.WritePackets(nil, nil); !errors.Is(err, link.ErrClosed) {
 		t.Fatal("b not closed")
 	}
 	ca.mu.Lock()
@@ -242,7 +242,7 @@ func TestClose(t *testing.T) {
 func TestCloseDiscardsQueued(t *testing.T) {
 	a, b := New(1500)
 	defer a.Close()
-	a.WritePackets([][]byte{numbered(1, 40), numbered(2, 40)})
+	a.WritePackets([][]byte{numbered(1, 40), numbered(2, 40)}, nil)
 	b.Close() // never attached
 	s := a.Stats()
 	if s.SentPackets != 0 || s.DroppedClosed != 2 {
@@ -265,7 +265,7 @@ func TestBuffersFollowWorkingSet(t *testing.T) {
 		if i%100 == 0 {
 			size = 60000
 		}
-		a.WritePackets([][]byte{numbered(i, size)})
+		a.WritePackets([][]byte{numbered(i, size)}, nil)
 		c.wait(t, i+1)
 	}
 	q := a.out
@@ -307,13 +307,13 @@ func TestNoGoroutineLeak(t *testing.T) {
 	for range 20 {
 		a, b := New(1500)
 		a.Attach(newCollector())
-		b.Attach(link.ReceiverFunc(func(p [][]byte) {
+		b.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) {
 			// Echo back, as a stack answering segments would.
-			a.WritePackets(p[:1])
+			a.WritePackets(p[:1], nil)
 		}))
 		for i := range 100 {
-			a.WritePackets([][]byte{numbered(i, 200)})
-			b.WritePackets([][]byte{numbered(i, 200)})
+			a.WritePackets([][]byte{numbered(i, 200)}, nil)
+			b.WritePackets([][]byte{numbered(i, 200)}, nil)
 		}
 		a.Close()
 		b.Close()
@@ -329,14 +329,14 @@ func TestConcurrentWriters(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	var got atomic.Int64
-	b.Attach(link.ReceiverFunc(func(p [][]byte) { got.Add(int64(len(p))) }))
-	a.Attach(link.ReceiverFunc(func([][]byte) {}))
+	b.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) { got.Add(int64(len(p))) }))
+	a.Attach(link.ReceiverFunc(func([][]byte, []link.PacketInfo) {}))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
 			p := numbered(w, 500)
 			for range 2000 {
-				a.WritePackets([][]byte{p})
+				a.WritePackets([][]byte{p}, nil)
 				_ = a.Stats()
 			}
 		})
@@ -365,8 +365,8 @@ func benchPipe(b *testing.B, batch, window int) {
 	defer x.Close()
 	defer y.Close()
 	var delivered atomic.Uint64
-	y.Attach(link.ReceiverFunc(func(p [][]byte) { delivered.Add(uint64(len(p))) }))
-	x.Attach(link.ReceiverFunc(func([][]byte) {}))
+	y.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) { delivered.Add(uint64(len(p))) }))
+	x.Attach(link.ReceiverFunc(func([][]byte, []link.PacketInfo) {}))
 	pkts := make([][]byte, batch)
 	for i := range pkts {
 		pkts[i] = make([]byte, 1500)
@@ -384,7 +384,7 @@ func benchPipe(b *testing.B, batch, window int) {
 	}
 	// Fill every ring slot's buffer so the loop measures steady state.
 	for range 2 * QueueLen / batch {
-		x.WritePackets(pkts)
+		x.WritePackets(pkts, nil)
 	}
 	base := idle()
 	written := base.SentPackets
@@ -397,7 +397,7 @@ func benchPipe(b *testing.B, batch, window int) {
 				runtime.Gosched()
 			}
 		}
-		x.WritePackets(pkts)
+		x.WritePackets(pkts, nil)
 		written += uint64(batch)
 	}
 	s := idle()
@@ -428,11 +428,39 @@ func TestNewQueueDepth(t *testing.T) {
 		for i := range pkts {
 			pkts[i] = []byte{byte(i)}
 		}
-		a.WritePackets(pkts) // nobody attached to b yet: everything queues
+		a.WritePackets(pkts, nil) // nobody attached to b yet: everything queues
 		if got := int(a.Stats().DroppedQueue); got != tc.wantDropped {
 			t.Errorf("slots %d, burst %d: dropped %d, want %d", tc.slots, tc.burst, got, tc.wantDropped)
 		}
 		a.Close()
 		b.Close()
+	}
+}
+
+// TestPacketInfoCarried checks that each packet's PacketInfo reaches the
+// receiver with it, and that a writer's nil info arrives as zero info.
+func TestPacketInfoCarried(t *testing.T) {
+	a, b := New(1500)
+	defer a.Close()
+	defer b.Close()
+	got := make(chan []link.PacketInfo, 4)
+	b.Attach(link.ReceiverFunc(func(p [][]byte, info []link.PacketInfo) {
+		if len(info) != len(p) {
+			t.Errorf("%d packets, %d infos", len(p), len(info))
+		}
+		got <- append([]link.PacketInfo(nil), info...)
+	}))
+	want := []link.PacketInfo{{ECN: 2, DS: 46, TTL: 7, DF: true}, {TTL: 255}}
+	a.WritePackets([][]byte{numbered(1, 40), numbered(2, 40)}, want)
+	var all []link.PacketInfo
+	for len(all) < 2 {
+		all = append(all, <-got...)
+	}
+	if all[0] != want[0] || all[1] != want[1] {
+		t.Fatalf("got %+v, want %+v", all, want)
+	}
+	a.WritePacketsGather([][3][]byte{{numbered(3, 40), nil, nil}}, nil)
+	if info := <-got; info[0] != (link.PacketInfo{}) {
+		t.Fatalf("nil info arrived as %+v", info[0])
 	}
 }

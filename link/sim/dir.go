@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/synack-tcp/synack/clock"
+	"github.com/synack-tcp/synack/link"
 )
 
 // dir is one direction of the link: the packets written on src, travelling
@@ -49,6 +50,7 @@ type txEntry struct {
 type group struct {
 	at   time.Duration
 	pkts [][]byte
+	info []link.PacketInfo
 	meta []copyMeta
 	fire func()
 }
@@ -86,14 +88,14 @@ func (d *dir) chance(p float64) bool {
 }
 
 // write takes one packet through the stages listed in the package comment.
-func (d *dir) write(p []byte) {
+func (d *dir) write(p []byte, info link.PacketInfo) {
 	d.mu.Lock()
 	now := d.clk.Now()
 	seq := d.seq
 	d.seq++
 	d.st.Sent++
 	d.st.SentBytes += uint64(len(p))
-	finish, fate := d.admit(len(p), now)
+	finish, fate := d.admit(p, now)
 	if fate != Delivered {
 		d.countLoss(fate)
 		d.mu.Unlock()
@@ -112,23 +114,27 @@ func (d *dir) write(p []byte) {
 		m.undetected = true
 		d.st.CorruptedUndetected++
 	}
-	d.schedule(finish, b, m)
+	d.schedule(finish, b, info, m)
 	if d.chance(d.cfg.Dup) {
 		d.st.Duplicated++
 		m.dup = true
-		d.schedule(finish, d.copyPacket(b), m)
+		d.schedule(finish, d.copyPacket(b), info, m)
 	}
 	d.mu.Unlock()
 }
 
-// admit runs the MTU, down, queue and loss stages. It returns when the
-// packet has been serialized onto the wire, or why it was lost.
-func (d *dir) admit(n int, now time.Duration) (time.Duration, Fate) {
+// admit runs the MTU, down, router, queue and loss stages. It returns when
+// the packet has been serialized onto the wire, or why it was lost.
+func (d *dir) admit(p []byte, now time.Duration) (time.Duration, Fate) {
+	n := len(p)
 	if n > d.mtu {
 		return 0, LostMTU
 	}
 	if d.isDown(now) {
 		return 0, LostDown
+	}
+	if f, lost := d.route(p, now); lost {
+		return 0, f
 	}
 	finish := now
 	if c := &d.cfg; c.Rate > 0 {
@@ -235,7 +241,7 @@ func (d *dir) propagation() (time.Duration, bool) {
 
 // schedule puts one copy on the wire: it joins the group due at its
 // delivery instant, creating the group (and its clock event) if needed.
-func (d *dir) schedule(finish time.Duration, b []byte, m copyMeta) {
+func (d *dir) schedule(finish time.Duration, b []byte, info link.PacketInfo, m copyMeta) {
 	delay, reordered := d.propagation()
 	at := finish + delay
 	if d.cfg.Jitter <= 0 && !reordered {
@@ -251,6 +257,7 @@ func (d *dir) schedule(finish time.Duration, b []byte, m copyMeta) {
 		d.clk.At(at, g.fire)
 	}
 	g.pkts = append(g.pkts, b)
+	g.info = append(g.info, info)
 	g.meta = append(g.meta, m)
 	d.st.InFlight++
 }
@@ -319,7 +326,7 @@ func (d *dir) fire(g *group) {
 		}
 	}
 	if r != nil {
-		r.DeliverPackets(g.pkts)
+		r.DeliverPackets(g.pkts, g.info)
 	}
 
 	d.mu.Lock()
@@ -329,7 +336,7 @@ func (d *dir) fire(g *group) {
 		}
 		g.pkts[i] = nil
 	}
-	g.pkts, g.meta = g.pkts[:0], g.meta[:0]
+	g.pkts, g.info, g.meta = g.pkts[:0], g.info[:0], g.meta[:0]
 	if len(d.freeGroups) < maxFreeGroups {
 		d.freeGroups = append(d.freeGroups, g)
 	}
@@ -348,6 +355,10 @@ func (d *dir) countLoss(f Fate) {
 		d.st.LostMTU++
 	case LostDown:
 		d.st.LostDown++
+	case LostHop:
+		d.st.LostHop++
+	case LostUnreachable:
+		d.st.LostUnreachable++
 	}
 }
 

@@ -18,21 +18,27 @@
 //     ([Start, End), judged at the time of the write, so packets already on
 //     the wire when a window opens still arrive) or while either endpoint
 //     has been SetDown.
-//  3. Queue: with Rate > 0 the direction is a FIFO transmitter; a packet
+//  3. Router: with Config.Router set, a packet larger than the router
+//     hop's MTU (LostHop), or written in one of its Unreachable windows
+//     (LostUnreachable), is lost there; unless the router is a black hole
+//     it answers with ICMP (fragmentation needed or packet too big, host
+//     unreachable) delivered to the writer one reverse Delay later. This
+//     stage draws nothing from the random source.
+//  4. Queue: with Rate > 0 the direction is a FIFO transmitter; a packet
 //     waits for the ones before it and takes len/Rate to serialize. If the
 //     bytes queued (including the one being serialized) plus this packet
 //     would exceed QueueBytes, it is tail-dropped (LostQueue).
-//  4. Loss on the wire: independent loss with probability Loss (LostRandom),
+//  5. Loss on the wire: independent loss with probability Loss (LostRandom),
 //     then the Gilbert-Elliott two-state burst model (LostBurst).
-//  5. Corruption of the copy: Corrupt flips one random bit (a checksum
+//  6. Corruption of the copy: Corrupt flips one random bit (a checksum
 //     catches it); failing that, CorruptKeepChecksum swaps two 16-bit
 //     words so that every Internet checksum stays valid (see swapWords).
-//  6. Propagation: Delay, plus uniform jitter in [0, Jitter), plus
+//  7. Propagation: Delay, plus uniform jitter in [0, Jitter), plus
 //     SpikeDelay with probability SpikeProb, plus ReorderDelay with
 //     probability Reorder.
-//  7. Duplication: with probability Dup a second copy of the (possibly
+//  8. Duplication: with probability Dup a second copy of the (possibly
 //     corrupted) packet is delivered after its own propagation delay (stage
-//     6 drawn afresh); it does not occupy the transmitter again.
+//     7 drawn afresh); it does not occupy the transmitter again.
 //
 // Ordering: with Jitter zero the direction is a FIFO link: a copy is never
 // delivered before a copy written earlier, except that a packet picked for
@@ -95,6 +101,8 @@ type Config struct {
 
 	MTU int // largest packet carried; 0 is DefaultMTU
 
+	Router Router // a router hop with a narrower MTU or no route, answering with ICMP (router.go)
+
 	Flaps     []Window // link outages (put them in both directions)
 	Partition []Window // outages of this direction only
 
@@ -125,15 +133,17 @@ type Fate uint8
 
 // Fates.
 const (
-	Delivered  Fate = iota // handed to the receiver
-	LostRandom             // independent loss (Config.Loss)
-	LostBurst              // Gilbert-Elliott loss
-	LostQueue              // transmit queue full
-	LostMTU                // larger than the MTU
-	LostDown               // link down, partitioned, or receiver closed or unattached
+	Delivered       Fate = iota // handed to the receiver
+	LostRandom                  // independent loss (Config.Loss)
+	LostBurst                   // Gilbert-Elliott loss
+	LostQueue                   // transmit queue full
+	LostMTU                     // larger than the MTU
+	LostDown                    // link down, partitioned, or receiver closed or unattached
+	LostHop                     // larger than the router hop's MTU (Router.MTU)
+	LostUnreachable             // no route at the router (Router.Unreachable)
 )
 
-var fateNames = [...]string{"delivered", "lost-random", "lost-burst", "lost-queue", "lost-mtu", "lost-down"}
+var fateNames = [...]string{"delivered", "lost-random", "lost-burst", "lost-queue", "lost-mtu", "lost-down", "lost-hop", "lost-unreachable"}
 
 func (f Fate) String() string {
 	if int(f) < len(fateNames) {
@@ -181,6 +191,8 @@ type Stats struct {
 	InFlight                  uint64 // copies scheduled, not yet delivered
 
 	LostRandom, LostBurst, LostQueue, LostMTU, LostDown uint64
+	LostHop, LostUnreachable                            uint64 // at the router (Config.Router)
+	ICMPSent                                            uint64 // ICMP errors the router sent back
 
 	Duplicated          uint64 // second copies made
 	Reordered           uint64 // copies delivered after a copy of a later-written packet
@@ -190,7 +202,7 @@ type Stats struct {
 
 // Lost is the total of packets lost to every cause.
 func (s Stats) Lost() uint64 {
-	return s.LostRandom + s.LostBurst + s.LostQueue + s.LostMTU + s.LostDown
+	return s.LostRandom + s.LostBurst + s.LostQueue + s.LostMTU + s.LostDown + s.LostHop + s.LostUnreachable
 }
 
 // Endpoint is one end of a simulated link. It implements link.Endpoint and
@@ -248,16 +260,16 @@ func (e *Endpoint) receiver() link.Receiver {
 func (e *Endpoint) SetDown(down bool) { e.down.Store(down) }
 
 // WritePackets implements link.Endpoint. Every packet counts as accepted,
-// whatever its fate.
-func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
+// whatever its fate; its info is delivered with it.
+func (e *Endpoint) WritePackets(pkts [][]byte, info []link.PacketInfo) (int, error) {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
 	if closed {
 		return 0, link.ErrClosed
 	}
-	for _, p := range pkts {
-		e.out.write(p)
+	for i, p := range pkts {
+		e.out.write(p, link.InfoAt(info, i))
 	}
 	return len(pkts), nil
 }

@@ -30,7 +30,7 @@ type recorder struct {
 	batches []int
 }
 
-func (r *recorder) DeliverPackets(pkts [][]byte) {
+func (r *recorder) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
 	for _, p := range pkts {
 		a := arrival{at: r.clk.Now(), data: append([]byte(nil), p...), batch: len(r.batches)}
 		if len(p) >= 4 {
@@ -63,7 +63,7 @@ func packet(seq, size int) []byte {
 
 func write(t *testing.T, e *Endpoint, pkts ...[]byte) {
 	t.Helper()
-	if n, err := e.WritePackets(pkts); n != len(pkts) || err != nil {
+	if n, err := e.WritePackets(pkts, nil); n != len(pkts) || err != nil {
 		t.Fatalf("WritePackets: %d, %v", n, err)
 	}
 }
@@ -72,7 +72,7 @@ func write(t *testing.T, e *Endpoint, pkts ...[]byte) {
 // start, in the goroutine advancing the clock.
 func every(clk *clock.Virtual, e *Endpoint, start, interval time.Duration, n, size int) {
 	for i := range n {
-		clk.At(start+time.Duration(i)*interval, func() { e.WritePackets([][]byte{packet(i, size)}) })
+		clk.At(start+time.Duration(i)*interval, func() { e.WritePackets([][]byte{packet(i, size)}, nil) })
 	}
 }
 
@@ -154,7 +154,7 @@ func run(seed int64, ab, ba Config) (string, Stats, Stats) {
 	clk := clock.NewVirtual()
 	a, b := New(clk, seed, ab, ba)
 	recv := func(name string) link.Receiver {
-		return link.ReceiverFunc(func(pkts [][]byte) {
+		return link.ReceiverFunc(func(pkts [][]byte, _ []link.PacketInfo) {
 			for _, p := range pkts {
 				h := fnv.New64a()
 				h.Write(p)
@@ -169,8 +169,8 @@ func run(seed int64, ab, ba Config) (string, Stats, Stats) {
 		at := time.Duration(i) * 100 * time.Microsecond
 		pa, pb := packet(i, 40+sizes.IntN(1400)), packet(i, 40+sizes.IntN(100))
 		clk.At(at, func() {
-			a.WritePackets([][]byte{pa})
-			b.WritePackets([][]byte{pb})
+			a.WritePackets([][]byte{pa}, nil)
+			b.WritePackets([][]byte{pb}, nil)
 		})
 	}
 	drain(clk)
@@ -294,7 +294,7 @@ func TestFIFOWithoutJitter(t *testing.T) {
 	clk, a, _, _, rb := pair(t, 9, cfg, Config{})
 	sizes := rand.New(rand.NewPCG(1, 2))
 	for i := range 1000 {
-		clk.At(time.Duration(i)*time.Millisecond, func() { a.WritePackets([][]byte{packet(i, 40+sizes.IntN(1400))}) })
+		clk.At(time.Duration(i)*time.Millisecond, func() { a.WritePackets([][]byte{packet(i, 40+sizes.IntN(1400))}, nil) })
 	}
 	drain(clk)
 	s := a.Stats()
@@ -631,7 +631,7 @@ func TestClose(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := a.WritePackets([][]byte{packet(2, 40)}); n != 0 || !errors.Is(err, link.ErrClosed) {
+	if n, err := a.WritePackets([][]byte{packet(2, 40)}, nil); n != 0 || !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("write after Close: %d, %v", n, err)
 	}
 	write(t, b, packet(3, 40))
@@ -651,11 +651,11 @@ func TestClose(t *testing.T) {
 func TestEcho(t *testing.T) {
 	clk := clock.NewVirtual()
 	a, b := New(clk, 1, Config{Delay: 10 * time.Millisecond}, Config{Delay: 10 * time.Millisecond})
-	b.Attach(link.ReceiverFunc(func(p [][]byte) { b.WritePackets(p) }))
+	b.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) { b.WritePackets(p, nil) }))
 	var rounds int
-	a.Attach(link.ReceiverFunc(func(p [][]byte) {
+	a.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) {
 		if rounds++; rounds < 100 {
-			a.WritePackets(p)
+			a.WritePackets(p, nil)
 		}
 	}))
 	write(t, a, packet(0, 40))
@@ -672,13 +672,13 @@ func TestConcurrentWriters(t *testing.T) {
 	a, b := New(clk, 1, Config{Delay: time.Millisecond, Jitter: time.Millisecond, Dup: 0.1, Loss: 0.1}, Config{})
 	var mu sync.Mutex
 	var got int
-	b.Attach(link.ReceiverFunc(func(p [][]byte) { mu.Lock(); got += len(p); mu.Unlock() }))
-	a.Attach(link.ReceiverFunc(func([][]byte) {}))
+	b.Attach(link.ReceiverFunc(func(p [][]byte, _ []link.PacketInfo) { mu.Lock(); got += len(p); mu.Unlock() }))
+	a.Attach(link.ReceiverFunc(func([][]byte, []link.PacketInfo) {}))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
 			for i := range 500 {
-				a.WritePackets([][]byte{packet(w*1000+i, 100)})
+				a.WritePackets([][]byte{packet(w*1000+i, 100)}, nil)
 				_ = a.Stats()
 			}
 		})

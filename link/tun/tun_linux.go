@@ -48,11 +48,12 @@ type Endpoint struct {
 	done      chan struct{} // closed when the reader exits; nil before Attach
 
 	// Reader state, touched only by the reader goroutine.
-	bufs   [][]byte // batchSize buffers of mtu bytes, one allocation
-	pkts   [][]byte // bufs[i][:n] of the batch being filled
-	n      int      // packets in pkts
-	rbytes uint64   // bytes in pkts
-	rerr   error    // a read error that ends the reader
+	bufs   [][]byte          // batchSize buffers of mtu bytes, one allocation
+	pkts   [][]byte          // bufs[i][:n] of the batch being filled
+	info   []link.PacketInfo // read from each packet's IP header
+	n      int               // packets in pkts
+	rbytes uint64            // bytes in pkts
+	rerr   error             // a read error that ends the reader
 	fill   func(fd uintptr) bool
 
 	stats struct {
@@ -236,6 +237,7 @@ func (e *Endpoint) Attach(r link.Receiver) {
 		e.bufs[i] = slab[i*e.mtu : (i+1)*e.mtu : (i+1)*e.mtu]
 	}
 	e.pkts = make([][]byte, batchSize)
+	e.info = make([]link.PacketInfo, batchSize)
 	e.fill = e.fillBatch
 	e.done = make(chan struct{})
 	go e.readLoop(r)
@@ -252,7 +254,7 @@ func (e *Endpoint) readLoop(r link.Receiver) {
 			e.stats.packetsRead.Add(uint64(e.n))
 			e.stats.bytesRead.Add(e.rbytes)
 			e.stats.readBatches.Add(1)
-			r.DeliverPackets(e.pkts[:e.n])
+			r.DeliverPackets(e.pkts[:e.n], e.info[:e.n])
 			clear(e.pkts[:e.n])
 			e.n, e.rbytes = 0, 0
 		}
@@ -292,6 +294,7 @@ func (e *Endpoint) fillBatch(fd uintptr) bool {
 			continue
 		}
 		e.pkts[e.n] = buf[:n]
+		e.info[e.n] = link.ReadInfo(buf[:n])
 		e.n++
 		e.rbytes += uint64(n)
 	}
@@ -300,8 +303,10 @@ func (e *Endpoint) fillBatch(fd uintptr) bool {
 
 // WritePackets implements link.Endpoint with one write(2) per packet. A
 // packet the kernel refuses (not IPv4/IPv6, malformed, device down, no
-// buffer) counts as accepted and lost, and in Stats().WriteErrors.
-func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) {
+// buffer) counts as accepted and lost, and in Stats().WriteErrors. A TUN
+// device without IFF_VNET_HDR takes nothing but the bytes, so info is not
+// used (offload facts would go into the virtio-net header).
+func (e *Endpoint) WritePackets(pkts [][]byte, _ []link.PacketInfo) (int, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {

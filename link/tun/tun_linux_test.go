@@ -47,7 +47,7 @@ func openInNS(t testing.TB) (*netns.NS, *Endpoint) {
 // collect returns a receiver that copies packets into a channel, dropping
 // them if the channel is full so the reader never blocks.
 func collect(ch chan<- []byte) link.Receiver {
-	return link.ReceiverFunc(func(pkts [][]byte) {
+	return link.ReceiverFunc(func(pkts [][]byte, _ []link.PacketInfo) {
 		for _, p := range pkts {
 			select {
 			case ch <- bytes.Clone(p):
@@ -220,10 +220,10 @@ func TestWriteUDP(t *testing.T) {
 		batch[i] = udp4(src, dst, fmt.Appendf(nil, "datagram %d", i))
 		total += uint64(len(batch[i]))
 	}
-	if got, err := ep.WritePackets(batch[:1]); got != 1 || err != nil {
+	if got, err := ep.WritePackets(batch[:1], nil); got != 1 || err != nil {
 		t.Fatalf("WritePackets = %d, %v", got, err)
 	}
-	if got, err := ep.WritePackets(batch[1:]); got != n-1 || err != nil {
+	if got, err := ep.WritePackets(batch[1:], nil); got != n-1 || err != nil {
 		t.Fatalf("WritePackets = %d, %v", got, err)
 	}
 
@@ -255,7 +255,7 @@ func TestPing(t *testing.T) {
 	for i := range batch {
 		batch[i] = echo4(peerAddr, hostAddr, 0xbeef, uint16(i), []byte("synack ping"))
 	}
-	if _, err := ep.WritePackets(batch); err != nil {
+	if _, err := ep.WritePackets(batch, nil); err != nil {
 		t.Fatal(err)
 	}
 	seen := make(map[uint16]bool)
@@ -277,8 +277,8 @@ func TestPing(t *testing.T) {
 func TestWriteDrops(t *testing.T) {
 	_, ep := openInNS(t)
 	bad := [][]byte{{0x00, 1, 2, 3}, {}}
-	if got, err := ep.WritePackets(bad); got != len(bad) || err != nil {
-		t.Fatalf("WritePackets(bad) = %d, %v; want %d, nil", got, err, len(bad))
+	if got, err := ep.WritePackets(bad, nil); got != len(bad) || err != nil {
+		t.Fatalf("WritePackets(bad, nil) = %d, %v; want %d, nil", got, err, len(bad))
 	}
 	if s := ep.Stats(); s.WriteErrors != 2 || s.PacketsWritten != 0 {
 		t.Fatalf("stats: %+v", s)
@@ -296,7 +296,7 @@ func readerRunning() bool {
 // device, and that the endpoint refuses writes afterwards.
 func TestClose(t *testing.T) {
 	ns, ep := openInNS(t)
-	ep.Attach(link.ReceiverFunc(func([][]byte) {}))
+	ep.Attach(link.ReceiverFunc(func([][]byte, []link.PacketInfo) {}))
 	if !readerRunning() {
 		t.Fatalf("no reader goroutine after Attach; stats %+v", ep.Stats())
 	}
@@ -307,7 +307,7 @@ func TestClose(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 100000 {
-				if _, err := ep.WritePackets([][]byte{pkt}); err != nil {
+				if _, err := ep.WritePackets([][]byte{pkt}, nil); err != nil {
 					if !errors.Is(err, link.ErrClosed) {
 						t.Errorf("write: %v", err)
 					}
@@ -337,7 +337,7 @@ func TestClose(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	if _, err := ep.WritePackets([][]byte{pkt}); !errors.Is(err, link.ErrClosed) {
+	if _, err := ep.WritePackets([][]byte{pkt}, nil); !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("write after Close: %v, want link.ErrClosed", err)
 	}
 	if err := ep.Close(); err != nil {
@@ -353,7 +353,7 @@ func TestCloseBeforeAttach(t *testing.T) {
 	if err := ep.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ep.Attach(link.ReceiverFunc(func([][]byte) { t.Error("delivery after Close") }))
+	ep.Attach(link.ReceiverFunc(func([][]byte, []link.PacketInfo) { t.Error("delivery after Close") }))
 	if readerRunning() {
 		t.Fatal("Attach after Close started a reader")
 	}
@@ -460,7 +460,7 @@ func TestPermission(t *testing.T) {
 func TestWriteAllocs(t *testing.T) {
 	_, ep := openInNS(t)
 	batch := [][]byte{udp4(netip.AddrPortFrom(peerAddr, 1), netip.AddrPortFrom(hostAddr, 9), []byte("x"))}
-	if a := testing.AllocsPerRun(100, func() { ep.WritePackets(batch) }); a != 0 {
+	if a := testing.AllocsPerRun(100, func() { ep.WritePackets(batch, nil) }); a != 0 {
 		t.Errorf("WritePackets allocates %v times per call", a)
 	}
 }
@@ -487,7 +487,7 @@ func BenchmarkWritePackets(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += len(batch) {
-		if _, err := ep.WritePackets(batch[:min(len(batch), b.N-i)]); err != nil {
+		if _, err := ep.WritePackets(batch[:min(len(batch), b.N-i)], nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -501,7 +501,7 @@ func BenchmarkPing(b *testing.B) {
 	const n = 64
 	var got int
 	round := make(chan struct{}, 1)
-	ep.Attach(link.ReceiverFunc(func(pkts [][]byte) {
+	ep.Attach(link.ReceiverFunc(func(pkts [][]byte, _ []link.PacketInfo) {
 		for _, p := range pkts {
 			if _, proto, _, _, ok := ip4(p); ok && proto == 1 {
 				got++
@@ -522,7 +522,7 @@ func BenchmarkPing(b *testing.B) {
 	defer timeout.Stop()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := ep.WritePackets(batch); err != nil {
+		if _, err := ep.WritePackets(batch, nil); err != nil {
 			b.Fatal(err)
 		}
 		timeout.Reset(wait)

@@ -33,7 +33,7 @@ func (e *Endpoint) Stats() Stats { return Stats{} }
 func (e *Endpoint) Attach(r link.Receiver) {}
 
 // WritePackets implements link.Endpoint.
-func (e *Endpoint) WritePackets(pkts [][]byte) (int, error) { return 0, link.ErrClosed }
+func (e *Endpoint) WritePackets([][]byte, []link.PacketInfo) (int, error) { return 0, link.ErrClosed }
 
 // Close implements link.Endpoint.
 func (e *Endpoint) Close() error { return nil }
