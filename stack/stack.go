@@ -115,7 +115,7 @@ type Stats struct {
 	TimeWaitAcks          atomic.Uint64 // ACKs TIME-WAIT records sent
 	Orphans               atomic.Uint64 // closed by the application, still delivering (now)
 	OrphanOverflow        atomic.Uint64 // orphans reset at MaxOrphans
-	ICMP           ICMPStats     // ICMP and ICMPv6 (icmp.go)
+	ICMP                  ICMPStats     // ICMP and ICMPv6 (icmp.go)
 }
 
 type tuple struct{ local, remote netip.AddrPort }

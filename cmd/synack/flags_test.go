@@ -252,10 +252,12 @@ func TestNCDialTimeout(t *testing.T) {
 // blackholeTUN is a device whose kernel never answers.
 type blackholeTUN struct{}
 
-func (blackholeTUN) MTU() int                                { return 1500 }
-func (blackholeTUN) Attach(link.Receiver)                    {}
-func (blackholeTUN) WritePackets(pkts [][]byte, _ []link.PacketInfo) (int, error) { return len(pkts), nil }
-func (blackholeTUN) Close() error                            { return nil }
+func (blackholeTUN) MTU() int             { return 1500 }
+func (blackholeTUN) Attach(link.Receiver) {}
+func (blackholeTUN) WritePackets(pkts [][]byte, _ []link.PacketInfo) (int, error) {
+	return len(pkts), nil
+}
+func (blackholeTUN) Close() error { return nil }
 
 // A --host-addr whose prefix another interface already holds is refused
 // before any device is made, in one line.
