@@ -39,9 +39,7 @@ type Conn struct {
 	schedAt    time.Duration // deadline registered with the timer heap (0: none)
 	twPending  bool          // entered TIME-WAIT: hand over to a record after this operation
 	tw         *twEntry      // the TIME-WAIT record that replaced the TCB in the demux
-	orphan     bool          // on the stack's orphan list...
-	orphPrev   *Conn         // ...guarded by its lock
-	orphNext   *Conn
+	orphan     bool          // on the stack's orphan list (written under its lock too)
 
 	heapIdx int           // guarded by the timer heap's lock
 	heapAt  time.Duration // guarded by the timer heap's lock

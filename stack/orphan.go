@@ -23,12 +23,14 @@ const DefaultMaxOrphans = 65536
 // Config.MaxOrphans of them.
 const CauseOrphanLimit tcp.Cause = "orphan limit"
 
-// orphanList keeps the orphans oldest first. Lock order: Conn.mu, then
-// orphanList.mu.
+// orphanList keeps the orphans oldest first: a queue of Conns, each
+// marked by its orphan flag. A connection that leaves the demux only clears
+// its flag (its entry goes stale and is skipped), so an idle connection
+// pays nothing for the list. Lock order: Conn.mu, then orphanList.mu.
 type orphanList struct {
-	mu         sync.Mutex
-	head, tail *Conn
-	n          int
+	mu sync.Mutex
+	q  []*Conn // oldest first; entries whose orphan flag is clear are stale
+	n  int     // live entries
 }
 
 // isOrphanState reports whether a closed connection in s still has work.
@@ -48,17 +50,25 @@ func (s *Stack) addOrphan(c *Conn) {
 	o := &s.orphans
 	o.mu.Lock()
 	c.orphan = true
-	c.orphPrev, c.orphNext = o.tail, nil
-	if o.tail == nil {
-		o.head = c
-	} else {
-		o.tail.orphNext = c
+	if len(o.q) > 2*o.n+64 { // mostly stale: compact
+		live := o.q[:0]
+		for _, x := range o.q {
+			if x.orphanLive() {
+				live = append(live, x)
+			}
+		}
+		clear(o.q[len(live):])
+		o.q = live
 	}
-	o.tail = c
+	o.q = append(o.q, c)
 	o.n++
 	o.mu.Unlock()
 	s.stats.Orphans.Add(1)
 }
+
+// orphanLive reads x's flag under the list's lock: the flag changes only
+// with both x.mu and the list's lock held.
+func (x *Conn) orphanLive() bool { return x.orphan }
 
 // dropOrphan takes c off the list (with c.mu held) when it leaves the demux.
 func (s *Stack) dropOrphan(c *Conn) {
@@ -67,37 +77,27 @@ func (s *Stack) dropOrphan(c *Conn) {
 	}
 	o := &s.orphans
 	o.mu.Lock()
-	o.unlinkLocked(c)
+	c.orphan = false
+	o.n--
 	o.mu.Unlock()
 	s.stats.Orphans.Add(^uint64(0))
-}
-
-func (o *orphanList) unlinkLocked(c *Conn) {
-	if c.orphPrev == nil {
-		o.head = c.orphNext
-	} else {
-		c.orphPrev.orphNext = c.orphNext
-	}
-	if c.orphNext == nil {
-		o.tail = c.orphPrev
-	} else {
-		c.orphNext.orphPrev = c.orphPrev
-	}
-	c.orphPrev, c.orphNext, c.orphan = nil, nil, false
-	o.n--
 }
 
 // trimOrphans resets the oldest orphans while there are more than the cap
 // (with no connection lock held).
 func (s *Stack) trimOrphans() {
+	o := &s.orphans
 	for {
-		o := &s.orphans
 		o.mu.Lock()
-		if o.n <= s.cfg.MaxOrphans || o.head == nil {
+		for len(o.q) > 0 && !o.q[0].orphanLive() {
+			o.q[0] = nil
+			o.q = o.q[1:]
+		}
+		if o.n <= s.cfg.MaxOrphans || len(o.q) == 0 {
 			o.mu.Unlock()
 			return
 		}
-		c := o.head
+		c := o.q[0]
 		o.mu.Unlock()
 		c.mu.Lock()
 		if c.orphan && !c.gone {
@@ -106,9 +106,7 @@ func (s *Stack) trimOrphans() {
 			c.tcb.AbortWith(now, CauseOrphanLimit)
 			c.afterLocked(now)
 		}
-		if c.orphan { // the reset did not take it off (it cannot, but never spin)
-			s.dropOrphan(c)
-		}
+		s.dropOrphan(c) // the reset took it off (or it had gone): never spin
 		c.mu.Unlock()
 	}
 }
