@@ -158,7 +158,10 @@ func (c *TCB) onRTO(now time.Duration) {
 		if c.cfg.UserTimeout > 0 {
 			cause = CauseUserTimeout
 		}
-		if c.state == SynReceived && c.passive {
+		// Back to LISTEN (MUST-11), unless the user already queued data or
+		// a CLOSE on this connection: going back would drop them silently,
+		// and a stale SYN could then open a stream that lacks them.
+		if c.state == SynReceived && c.passive && c.sb.n == 0 && !c.finQueued {
 			c.backToListen(cause)
 			return
 		}
