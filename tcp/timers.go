@@ -158,10 +158,7 @@ func (c *TCB) onRTO(now time.Duration) {
 		if c.cfg.UserTimeout > 0 {
 			cause = CauseUserTimeout
 		}
-		// Back to LISTEN (MUST-11), unless the user already queued data or
-		// a CLOSE on this connection: going back would drop them silently,
-		// and a stale SYN could then open a stream that lacks them.
-		if c.state == SynReceived && c.passive && c.sb.n == 0 && !c.finQueued {
+		if c.state == SynReceived && c.passive {
 			c.backToListen(cause)
 			return
 		}
