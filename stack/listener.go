@@ -138,7 +138,10 @@ func (s *Stack) listenerFor(local netip.AddrPort) *Listener {
 // syn makes a connection for a SYN (3.10.7.2), or answers it with a SYN
 // cookie when the SYN queue is full; it drops it when the accept queue is.
 func (l *Listener) syn(now timeT, id tuple, h *wire.TCP, payload []byte) {
-	// MUST-57 (a SYN to broadcast or multicast) is martianPacket's.
+	if martian(id.local.Addr()) {
+		l.s.stats.Martian.Add(1) // MUST-57
+		return
+	}
 	l.mu.Lock()
 	if l.closed || len(l.queue) >= l.backlog || (l.pending >= l.backlog && !l.cookies) {
 		l.mu.Unlock()
