@@ -79,3 +79,50 @@ func TestHostileBlindFloods(t *testing.T) {
 func guessTS(r *rand.Rand) wire.Options {
 	return wire.Options{HasTimestamps: true, TSVal: r.Uint32(), TSEcr: r.Uint32()}
 }
+
+// The stack-wide budget (Config.AnswerLimit, here 20 a second: each
+// second's drawn from [10, 30)) caps the answers of all connections
+// together: 50 connections each sent 10 in-window RSTs a second would
+// otherwise draw 2 answers a second each, 100 in all.
+func TestHostileStackWideAnswerBudget(t *testing.T) {
+	n := newVnet(t)
+	srv, sp := n.stack(hostSrv, Config{AnswerLimit: 20})
+	cli, _ := n.stack(hostCli, Config{})
+	l, _ := srv.ListenTCP("tcp", ":80")
+	const conns = 50
+	var cs, ss []*Conn
+	for i := 0; i < conns; i++ {
+		c, err := cli.Open(netip.AddrPortFrom(hostSrv, 80))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	n.runUntil(time.Second, func() {
+		for c, _ := l.TryAccept(); c != nil; c, _ = l.TryAccept() {
+			ss = append(ss, c)
+		}
+	}, func() bool { return len(ss) == conns })
+	n.runFor(2*time.Second-n.clk.Now()%time.Second, nil)
+	start := int(n.clk.Now() / time.Second)
+	i := 0
+	n.every(2*time.Millisecond, 5*time.Second, func() {
+		c := ss[i%conns]
+		i++
+		st := c.Status()
+		from := c.RemoteAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort()
+		n.deliver([][]byte{rawSeg(from, netip.AddrPortFrom(hostSrv, 80), wire.TCP{Seq: uint32(st.RcvNxt) + 100, Flags: wire.RST, Window: 1000}, nil)})
+	})
+	n.runFor(5*time.Second, nil)
+	peak := sp.peak(start, start+5)
+	t.Logf("%d connections, 500 RSTs/s: server answered %d in 5 s (peak %d/s); the stack's budget withheld %d",
+		conns, sp.total(start, start+5), peak, srv.Stats().AnswersLimited.Load())
+	if peak >= 30 || srv.Stats().AnswersLimited.Load() == 0 {
+		t.Fatalf("peak %d answers/s, %d withheld by the stack", peak, srv.Stats().AnswersLimited.Load())
+	}
+	for _, c := range append(cs, ss...) {
+		if c.State() != tcp.Established {
+			t.Fatalf("a connection in %v", c.State())
+		}
+	}
+}

@@ -36,11 +36,14 @@ func (c *TCB) answer(now time.Duration) bool {
 		c.stats.ThrottledAcks++
 		return false
 	}
+	// The connection's slot is spent even when the stack's budget then
+	// refuses (as Linux does): a hammered connection asks the shared
+	// budget at most once per interval.
+	c.answered, c.answeredAt = true, now
 	if c.cfg.Answers != nil && !c.cfg.Answers.Take(now) {
 		c.stats.ThrottledAcks++
 		return false
 	}
-	c.answered, c.answeredAt = true, now
 	c.ackNow = true
 	return true
 }

@@ -100,11 +100,14 @@ func TestAnswerRateLimitSharedBudget(t *testing.T) {
 	f.step(f.now, "<SEQ=310><CTL=RST><TS=800,5010>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
 	f.step(f.now+100*time.Millisecond, "<SEQ=310><CTL=RST><TS=800,5010>", Established) // the connection's limit
 	f.step(f.now+time.Second, "<SEQ=310><CTL=RST><TS=800,5010>", Established)          // the budget's
+	// A refusal spends the connection's slot too: the next 500 ms do not
+	// ask the budget again.
+	f.step(f.now+100*time.Millisecond, "<SEQ=310><CTL=RST><TS=800,5010>", Established)
 	if b.asked != 2 {
 		t.Fatalf("budget asked %d times, want 2 (not when the connection's own limit withholds)", b.asked)
 	}
-	if st := f.c.Status().Stats; st.ThrottledAcks != 2 || st.ChallengeAcks != 1 {
-		t.Fatalf("ThrottledAcks %d ChallengeAcks %d, want 2 and 1", st.ThrottledAcks, st.ChallengeAcks)
+	if st := f.c.Status().Stats; st.ThrottledAcks != 3 || st.ChallengeAcks != 1 {
+		t.Fatalf("ThrottledAcks %d ChallengeAcks %d, want 3 and 1", st.ThrottledAcks, st.ChallengeAcks)
 	}
 }
 
