@@ -32,6 +32,15 @@
 //	timers.go      NextDeadline, Tick: retransmission, persist, 9293 3.10.8; 3.8.3 (R1/R2,
 //	               keep-alive, TIME-WAIT, FIN-WAIT-2 timeout;   MUST-20..23); 3.8.4 (keep-alive,
 //	               R1/R2 and the user timeout                   MUST-24..29); 3.8.6.1 (persist)
+//	timewait.go    TIME-WAIT as a compact record: re-ACK of the 9293 3.6.1, 3.10.7.4 (MUST-13,
+//	               FIN, 2*MSL, resets ignored, reopening SYN    MAY-2, SHLD-4); 1337; 6191
+//	ratelimit.go   one limit on every answer to an unacceptable 5961 7 (CVE-2016-5696)
+//	               segment, per connection and stack-wide
+//	cookie.go      SYN cookie SYN,ACKs and the TCB a valid      4987 3.6
+//	               cookie rebuilds
+//	icmp.go        ICMP errors to the TCB: soft, hard, path MTU 1122 4.2.3.9, 5461, 5927,
+//	               (MUST-54, SHLD-25, SHLD-26)                  1191, 8201
+//	plpmtud.go     packetization-layer path MTU discovery       4821, 8899
 //	rtt.go         SRTT, RTTVAR, RTO, Karn, backoff             6298; 9293 3.8.1
 //	timestamps.go  the timestamps option, RTTM and PAWS         7323 3-5
 //	recovery.go    duplicate ACKs, fast retransmit and fast     5681 3.2, 6582 (NewReno),
