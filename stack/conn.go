@@ -19,17 +19,19 @@ type Conn struct {
 	s  *Stack
 	id tuple
 
-	mu         sync.Mutex
-	tcb        *tcp.TCB
-	b          *batch    // outbound packets of the current operation
-	l          *Listener // listener until accepted
-	gone       bool      // removed from the demux (CLOSED)
-	userClosed bool      // Close called
-	abortSoon  bool      // established after its listener closed
-	readWait   bool
-	writeWait  bool
-	rd, wr     chan struct{} // wake-ups for blocked Read / Write / Dial
-	schedAt    time.Duration // deadline registered with the timer heap (0: none)
+	mu          sync.Mutex
+	tcb         *tcp.TCB
+	b           *batch    // outbound packets of the current operation
+	l           *Listener // listener until accepted
+	gone        bool      // removed from the demux (CLOSED)
+	userClosed  bool      // Close called
+	abortSoon   bool      // established after its listener closed
+	lingerAbort bool      // SetLinger(0): Close resets
+	readShut    bool      // CloseRead: Read returns EOF once drained
+	readWait    bool
+	writeWait   bool
+	rd, wr      chan struct{} // wake-ups for blocked Read / Write / Dial
+	schedAt     time.Duration // deadline registered with the timer heap (0: none)
 
 	heapIdx int           // guarded by the timer heap's lock
 	heapAt  time.Duration // guarded by the timer heap's lock
@@ -38,8 +40,17 @@ type Conn struct {
 }
 
 func (s *Stack) newConn(id tuple, l *Listener) *Conn {
+	var o *ConnOptions
+	if l != nil {
+		o = l.opts.Load()
+	}
+	return s.newConnWith(id, l, o)
+}
+
+func (s *Stack) newConnWith(id tuple, l *Listener, o *ConnOptions) *Conn {
 	c := &Conn{s: s, id: id, l: l, heapIdx: -1}
 	cfg := s.tcpConfig(!id.local.Addr().Is4())
+	o.apply(&cfg)
 	cfg.TSOffset = s.keyedHash('t', id.local, id.remote, true) // RFC 7323 7.1
 	c.tcb = tcp.New(cfg, c, c.onChange)
 	return c
@@ -161,6 +172,9 @@ func (c *Conn) readLocked(b []byte) (int, error) {
 	if c.userClosed {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
+	if c.readShutEOF() {
+		return 0, io.EOF
+	}
 	now := c.s.clk.Now()
 	n, err := c.tcb.Receive(now, b)
 	c.afterLocked(now)
@@ -262,7 +276,9 @@ func (c *Conn) Close() error {
 	}
 	c.userClosed = true
 	now := c.s.clk.Now()
-	if !c.tcb.CloseRead(now) {
+	if c.lingerAbort {
+		c.tcb.Abort(now)
+	} else if !c.tcb.CloseRead(now) {
 		c.tcb.Close(now)
 	}
 	c.afterLocked(now)

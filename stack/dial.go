@@ -71,7 +71,7 @@ func (s *Stack) Open(remote netip.AddrPort) (*Conn, error) {
 	if !ok {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.ENETUNREACH}
 	}
-	return s.open(local, 0, remote)
+	return s.openWith(local, 0, remote, nil)
 }
 
 // OpenFrom is Open from a chosen local port, as two peers that each open
@@ -81,10 +81,10 @@ func (s *Stack) OpenFrom(localPort uint16, remote netip.AddrPort) (*Conn, error)
 	if !ok || martian(remote.Addr()) || localPort == 0 {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRNOTAVAIL}
 	}
-	return s.open(local, localPort, remote)
+	return s.openWith(local, localPort, remote, nil)
 }
 
-func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Conn, error) {
+func (s *Stack) openWith(local netip.Addr, port uint16, remote netip.AddrPort, o *ConnOptions) (*Conn, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -101,7 +101,7 @@ func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Con
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRINUSE}
 	}
 	id := tuple{netip.AddrPortFrom(local, port), remote}
-	c := s.newConn(id, nil)
+	c := s.newConnWith(id, nil, o)
 	s.conns[id] = c
 	s.mu.Unlock()
 	c.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/synack-tcp/synack/tcp"
@@ -27,6 +28,7 @@ type Listener struct {
 	closed  bool
 	notify  chan struct{}
 	done    chan struct{}
+	opts    atomic.Pointer[ConnOptions] // SetConnOptions
 }
 
 // Listen announces on address ("10.0.0.2:80", ":80", "[fd00::2]:0").
