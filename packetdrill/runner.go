@@ -100,6 +100,7 @@ type runner struct {
 	socks   map[int64]*sock
 	last    *sock // the socket of the latest call, for %{ }% blocks
 	pending *pendingCall
+	prevOut outPacket // the segment matched last
 	maxseg  int // TCP_MAXSEG the script set: the MSS option is then checked exactly
 	steps   int
 
@@ -275,7 +276,12 @@ func (r *runner) event(ev *Event) error {
 			if err != nil {
 				return err
 			}
-			r.now = t
+			// packetdrill moves later relative times by when a * or
+			// ranged event happened; an exact one keeps its script time.
+			r.now = at
+			if ev.Time.Kind == TimeAny || ev.Time.Range {
+				r.now = t
+			}
 			return nil
 		}
 		if err := r.advance(at); err != nil {
