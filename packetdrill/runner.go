@@ -101,7 +101,7 @@ type runner struct {
 	last    *sock // the socket of the latest call, for %{ }% blocks
 	pending *pendingCall
 	prevOut outPacket // the segment matched last
-	maxseg  int // TCP_MAXSEG the script set: the MSS option is then checked exactly
+	maxseg  int       // TCP_MAXSEG the script set: the MSS option is then checked exactly
 	steps   int
 
 	// the connection under test
