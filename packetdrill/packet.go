@@ -284,7 +284,11 @@ func (r *runner) optionText(raw []byte) string {
 		case wire.OptSACKPermitted:
 			parts = append(parts, "sackOK")
 		case wire.OptTimestamps:
-			parts = append(parts, fmt.Sprintf("TS val %d ecr %d", o.val, o.ecr))
+			val := o.val
+			if r.tsKnown { // in the script's TSval space
+				val = o.val - r.tsLive + r.tsScript
+			}
+			parts = append(parts, fmt.Sprintf("TS val %d ecr %d", val, o.ecr))
 		case wire.OptSACK:
 			s := "sack"
 			for _, bl := range o.blocks {
