@@ -251,7 +251,10 @@ func sysGetsockopt(r *runner, c *Syscall) (func() (callResult, bool, error), err
 		if w := want; w.Kind == ExprEllipsis || (w.Kind == ExprList && len(w.Elems) == 1 && w.Elems[0].Kind == ExprEllipsis) {
 			return immediate(ok(0))
 		}
-		return nil, skipf("getsockopt(TCP_INFO) with a structure: use %%{ }%% assertions")
+		if err := r.checkTCPInfo(s, want); err != nil {
+			return nil, err
+		}
+		return immediate(ok(0))
 	default:
 		return nil, skipf("socket option %s is not supported", name)
 	}
@@ -265,6 +268,35 @@ func sysGetsockopt(r *runner, c *Syscall) (func() (callResult, bool, error), err
 		return nil, err
 	}
 	return immediate(ok(0))
+}
+
+// checkTCPInfo compares getsockopt(TCP_INFO)'s {tcpi_x=N, ...} with the
+// fields synack's Status has.
+func (r *runner) checkTCPInfo(s *sock, want Expr) error {
+	if want.Kind != ExprStruct {
+		return skipf("getsockopt(TCP_INFO) value not understood")
+	}
+	r.last = s
+	for _, f := range want.Elems {
+		if f.Kind != ExprAssign {
+			if f.Kind == ExprEllipsis {
+				continue
+			}
+			return skipf("getsockopt(TCP_INFO) field not understood")
+		}
+		w, okv := r.evalInt(f.Elems[0])
+		if !okv {
+			return skipf("getsockopt(TCP_INFO): %s value not understood", f.Word)
+		}
+		got, err := r.tcpInfo(f.Word)
+		if err != nil {
+			return err
+		}
+		if got != w {
+			return failf("getsockopt(TCP_INFO): %s is %d, expected %d", f.Word, got, w)
+		}
+	}
+	return nil
 }
 
 // oNonblock is O_NONBLOCK in the script's dialect.

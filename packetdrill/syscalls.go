@@ -406,15 +406,15 @@ func sysFcntl(r *runner, c *Syscall) (func() (callResult, bool, error), error) {
 	return nil, skipf("fcntl(%s) is not supported", c.Args[1].Word)
 }
 
-// ioBytes is a read or write call's byte count (its third argument, or an
-// iovec's total).
+// ioBytes is a read or write call's byte count: its third argument, or
+// the total of readv's and writev's iovecs.
 func (r *runner) ioBytes(c *Syscall) (int, bool) {
 	if len(c.Args) < 3 {
 		return 0, false
 	}
-	n, okv := r.evalInt(c.Args[2])
-	if okv && n >= 0 && n <= 1<<24 {
-		return int(n), true
+	if c.Name != "readv" && c.Name != "writev" {
+		n, okv := r.evalInt(c.Args[2])
+		return int(n), okv && n >= 0 && n <= 1<<24
 	}
 	total := 0
 	if a := c.Args[1]; a.Kind == ExprList {
