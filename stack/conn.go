@@ -19,24 +19,25 @@ type Conn struct {
 	s  *Stack
 	id tuple
 
-	mu          sync.Mutex
-	tcb         *tcp.TCB
-	b           *batch    // outbound packets of the current operation
-	l           *Listener // listener until accepted
-	gone        bool      // removed from the demux (CLOSED)
-	userClosed  bool      // Close called
-	abortSoon   bool      // established after its listener closed
-	lingerAbort bool      // SetLinger(0): Close resets
-	readShut    bool      // CloseRead: Read returns EOF once drained
-	readWait    bool
-	writeWait   bool
-	rd, wr      chan struct{} // wake-ups for blocked Read / Write / Dial
-	schedAt     time.Duration // deadline registered with the timer heap (0: none)
+	mu         sync.Mutex
+	tcb        *tcp.TCB
+	b          *batch    // outbound packets of the current operation
+	l          *Listener // listener until accepted
+	gone       bool      // removed from the demux (CLOSED)
+	userClosed bool      // Close called
+	abortSoon  bool      // established after its listener closed
+	readWait   bool
+	writeWait  bool
+	rd, wr     chan struct{} // wake-ups for blocked Read / Write / Dial
+	schedAt    time.Duration // deadline registered with the timer heap (0: none)
 
 	heapIdx int           // guarded by the timer heap's lock
 	heapAt  time.Duration // guarded by the timer heap's lock
 
 	rdl, wdl deadline
+
+	lingerAbort bool // SetLinger(0): Close resets
+	readShut    bool // CloseRead: Read returns EOF once drained
 }
 
 func (s *Stack) newConn(id tuple, l *Listener) *Conn {

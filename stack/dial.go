@@ -71,7 +71,7 @@ func (s *Stack) Open(remote netip.AddrPort) (*Conn, error) {
 	if !ok {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.ENETUNREACH}
 	}
-	return s.openWith(local, 0, remote, nil)
+	return s.open(local, 0, remote)
 }
 
 // OpenFrom is Open from a chosen local port, as two peers that each open
@@ -81,9 +81,14 @@ func (s *Stack) OpenFrom(localPort uint16, remote netip.AddrPort) (*Conn, error)
 	if !ok || martian(remote.Addr()) || localPort == 0 {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRNOTAVAIL}
 	}
-	return s.openWith(local, localPort, remote, nil)
+	return s.open(local, localPort, remote)
 }
 
+func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Conn, error) {
+	return s.openWith(local, port, remote, nil)
+}
+
+// openWith is open with per-connection options in force from the SYN.
 func (s *Stack) openWith(local netip.Addr, port uint16, remote netip.AddrPort, o *ConnOptions) (*Conn, error) {
 	s.mu.Lock()
 	if s.closed {
