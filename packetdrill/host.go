@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/synack-tcp/synack/stack"
 	"github.com/synack-tcp/synack/tcp"
 )
 
@@ -20,7 +21,7 @@ func (r *runner) hostCommand(cmd string) error {
 		return r.sockstat(cmd)
 	case "tcpdrop":
 		if len(f) == 3 && f[1] == "-s" {
-			for _, c := range r.st.Conns() {
+			for _, c := range r.allConns() {
 				if freebsdState(c.State()) == f[2] {
 					c.Abort()
 				}
@@ -37,6 +38,21 @@ func (r *runner) hostCommand(cmd string) error {
 		}
 	}
 	return nil
+}
+
+// allConns is every connection the stack's demux holds and every one the
+// script opened or accepted (a connection in TIME-WAIT may be held as a
+// record outside the demux, yet its Conn still reports the state).
+func (r *runner) allConns() []*stack.Conn {
+	seen := map[*stack.Conn]bool{}
+	var out []*stack.Conn
+	for _, c := range append(r.st.Conns(), r.conns...) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (r *runner) syscallsSeen() bool { return len(r.socks) > 0 || r.last != nil }
@@ -66,7 +82,7 @@ func (r *runner) sockstat(cmd string) error {
 		return skipf("sockstat pipeline not understood: %s", cmd)
 	}
 	n := 0
-	for _, c := range r.st.Conns() {
+	for _, c := range r.allConns() {
 		if port >= 0 && int(c.LocalAddrPort().Port()) != port {
 			continue
 		}

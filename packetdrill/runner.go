@@ -98,7 +98,8 @@ type runner struct {
 	mtu     int
 
 	socks   map[int64]*sock
-	last    *sock // the socket of the latest call, for %{ }% blocks
+	last    *sock         // the socket of the latest call, for %{ }% blocks
+	conns   []*stack.Conn // every connection connect() and accept() made
 	pending *pendingCall
 	prevOut outPacket // the segment matched last
 	maxseg  int       // TCP_MAXSEG the script set: the MSS option is then checked exactly

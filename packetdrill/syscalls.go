@@ -294,6 +294,7 @@ func sysAccept(r *runner, c *Syscall) (func() (callResult, bool, error), error) 
 		}
 		r.socks[fd] = ns
 		r.last = ns
+		r.conns = append(r.conns, conn)
 		return done(ok(fd))
 	}
 	return try, nil
@@ -315,6 +316,7 @@ func sysConnect(r *runner, c *Syscall) (func() (callResult, bool, error), error)
 		return immediate(fail(errnoOf(err)))
 	}
 	s.c = conn
+	r.conns = append(r.conns, conn)
 	r.lport, r.rport = conn.LocalAddrPort().Port(), scriptPort
 	for _, f := range s.deferred {
 		if err := f(conn); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,24 +21,40 @@ type drillOptions struct {
 	paths   []string
 }
 
+const drillUsage = `usage: synack drill [--strict] [--dialect linux|freebsd] [--tolerance D] [-v] PATH...
+Runs packetdrill scripts (files, or directories searched for *.pkt) in-process
+against a synack stack under a virtual clock; one line per script, then a total.
+`
+
+// errDrillUsage is returned after a bad command line has been reported.
+var errDrillUsage = errors.New("usage error")
+
+// parseDrill parses the flags. It keeps to itself (no shared flag helper)
+// so that it reads the same on either side of a merge: -h prints the
+// usage and returns flag.ErrHelp (exit 0); a bad command line is one line
+// and a pointer to -h (exit 2).
 func parseDrill(args []string, stderr io.Writer) (drillOptions, error) {
 	var o drillOptions
 	fs := flag.NewFlagSet("synack drill", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.BoolVar(&o.run.Strict, "strict", false, "check every value as written (default: portable, implementation-chosen values checked for validity)")
 	fs.StringVar(&o.run.Dialect, "dialect", "", "the corpus's configuration: linux (defaults.sh, sysctls) or freebsd (sysctl -w); default: per script")
 	fs.DurationVar(&o.run.Tolerance, "tolerance", 0, "timing tolerance for scripts that set none (default 4ms; gVisor's suite runs with 100ms)")
 	fs.BoolVar(&o.verbose, "v", false, "trace every packet and call, and print the configuration notes")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: synack drill [--strict] [--dialect linux|freebsd] [-v] PATH...")
-		fmt.Fprintln(stderr, "Runs packetdrill scripts (files, or directories searched for *.pkt) in-process")
-		fmt.Fprintln(stderr, "against a synack stack under a virtual clock; one line per script, then a total.")
-		fs.PrintDefaults()
+	bad := func(format string, a ...any) (drillOptions, error) {
+		fmt.Fprintf(stderr, "synack drill: %s\n", fmt.Sprintf(format, a...))
+		fmt.Fprintln(stderr, `run "synack drill -h" for usage`)
+		return o, errDrillUsage
 	}
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, drillUsage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return o, err
+		}
+		return bad("%v", err)
 	}
-	bad := func(format string, a ...any) (drillOptions, error) { return o, usageError(fs, stderr, format, a...) }
 	switch o.run.Dialect {
 	case "", packetdrill.DialectLinux, packetdrill.DialectFreeBSD:
 	default:
@@ -55,6 +72,9 @@ func parseDrill(args []string, stderr io.Writer) (drillOptions, error) {
 
 func runDrill(args []string, stdout, stderr io.Writer) int {
 	o, err := parseDrill(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
 		return 2
 	}

@@ -49,3 +49,10 @@ func TestDrillUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestDrillHelp(t *testing.T) {
+	code, _, errs := drillCmd("-h")
+	if code != 0 || !strings.HasPrefix(errs, "usage: synack drill") || !strings.Contains(errs, "-strict") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
