@@ -19,6 +19,8 @@ var corpora = []struct {
 	opt       Options
 }{
 	{"gtests", "gtests/net", Options{}},
+	// run_all.py runs them over IPv6 too.
+	{"gtests-ipv6", "gtests/net", Options{IPv6: true}},
 	// gVisor runs its scripts with --tolerance_usecs=100000.
 	{"gvisor", "gvisor/test/packetdrill", Options{Tolerance: 100 * time.Millisecond}},
 	{"freebsd", "freebsd", Options{}},

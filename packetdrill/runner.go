@@ -28,6 +28,9 @@ type Options struct {
 	Tolerance time.Duration
 	// Trace, if set, sees every event, packet and call as it runs.
 	Trace io.Writer
+	// IPv6 runs scripts that name no --ip_version over IPv6, with a
+	// 1520-byte MTU so the MSS stays 1460, as run_all.py's ipv6 pass does.
+	IPv6 bool
 }
 
 // Verdict is a script's outcome.
@@ -201,6 +204,12 @@ func (r *runner) setup() error {
 	r.tol = r.opt.Tolerance
 	if r.tol == 0 {
 		r.tol = 4 * time.Millisecond
+	}
+	if r.opt.IPv6 {
+		if strings.HasSuffix(r.s.Path, "v4.pkt") {
+			return skipf("an IPv4-only script (its name ends v4.pkt)")
+		}
+		r.v6, r.mtu = true, 1520
 	}
 	for _, o := range r.s.Options {
 		switch o.Name {

@@ -21,7 +21,7 @@ type drillOptions struct {
 	paths   []string
 }
 
-const drillUsage = `usage: synack drill [--strict] [--dialect linux|freebsd] [--tolerance D] [-v] PATH...
+const drillUsage = `usage: synack drill [--strict] [--dialect linux|freebsd] [--tolerance D] [--ipv6] [-v] PATH...
 Runs packetdrill scripts (files, or directories searched for *.pkt) in-process
 against a synack stack under a virtual clock; one line per script, then a total.
 `
@@ -40,6 +40,7 @@ func parseDrill(args []string, stderr io.Writer) (drillOptions, error) {
 	fs.BoolVar(&o.run.Strict, "strict", false, "check every value as written (default: portable, implementation-chosen values checked for validity)")
 	fs.StringVar(&o.run.Dialect, "dialect", "", "the corpus's configuration: linux (defaults.sh, sysctls) or freebsd (sysctl -w); default: per script")
 	fs.DurationVar(&o.run.Tolerance, "tolerance", 0, "timing tolerance for scripts that set none (default 4ms; gVisor's suite runs with 100ms)")
+	fs.BoolVar(&o.run.IPv6, "ipv6", false, "run scripts that set no --ip_version over IPv6 (MTU 1520), as packetdrill's run_all.py does too")
 	fs.BoolVar(&o.verbose, "v", false, "trace every packet and call, and print the configuration notes")
 	bad := func(format string, a ...any) (drillOptions, error) {
 		fmt.Fprintf(stderr, "synack drill: %s\n", fmt.Sprintf(format, a...))
