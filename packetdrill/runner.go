@@ -82,7 +82,7 @@ const (
 	scriptPort = 8080       // the script's listening (or connect-to) port
 	peerPort   = 48879      // the remote end's port for inbound connections
 	remoteISN  = 0x2c8e6f10 // the script's relative sequence 0 inbound
-	maxSteps   = 2_000_000
+	maxSteps   = 200_000
 )
 
 // runner is the state of one script run.
@@ -217,8 +217,8 @@ func (r *runner) setup() error {
 			r.v6 = o.Value == "ipv6"
 		case "tolerance_usecs":
 			n, err := strconv.Atoi(o.Value)
-			if err != nil || n < 0 {
-				return failf("line %d: bad --tolerance_usecs", o.Line)
+			if err != nil || n < 0 || n > 60_000_000 {
+				return failf("line %d: bad --tolerance_usecs (0 to 60 s)", o.Line)
 			}
 			r.tol = time.Duration(n) * time.Microsecond
 		case "mtu":

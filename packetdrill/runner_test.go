@@ -106,3 +106,24 @@ func TestDialectConfig(t *testing.T) {
 		t.Errorf("notes %q, want the ignored ethtool", l.notes)
 	}
 }
+
+// FuzzRun runs arbitrary scripts: the runner reports PASS, FAIL or SKIP
+// for any input and never panics or hangs.
+func FuzzRun(f *testing.F) {
+	for _, name := range []string{"passive.pkt", "active.pkt", "calls.pkt", "keepalive.pkt", "freebsd.pkt", "shutrd.pkt"} {
+		src, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(src))
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 4096 {
+			return
+		}
+		res := RunFile("fuzz.pkt", src, Options{})
+		if res.Verdict == Fail && res.Reason == "" {
+			t.Fatalf("a failure without a reason: %+v", res)
+		}
+	})
+}
