@@ -268,6 +268,8 @@ func (r *runner) resolve(t EventTime) (at, end time.Duration) {
 	switch t.Kind {
 	case TimeRelative:
 		at, end = r.now+t.At, r.now+t.End
+	case TimeAny: // whenever: for anything but an expected packet, now
+		return r.now, r.now
 	default:
 		at, end = t.At, t.End
 	}
