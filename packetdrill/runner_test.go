@@ -29,6 +29,7 @@ func TestRunnerScripts(t *testing.T) {
 		{"keepalive.pkt", Pass, Pass, 0, ""},
 		{"shutrd.pkt", Pass, Pass, 0, ""},
 		{"calls.pkt", Pass, Pass, 0, ""},
+		{"ranges.pkt", Pass, Pass, 0, ""},
 		{"freebsd.pkt", Pass, Pass, 0, ""},
 	} {
 		src, err := os.ReadFile(filepath.Join("testdata", tc.file))
