@@ -47,11 +47,23 @@ type Conn struct {
 	rdl, wdl deadline // each guarded by its own lock
 
 	ip link.PacketInfo // the IP header fields of our packets (ipopts.go); ECN is per segment
+
+	lingerAbort bool // SetLinger(0): Close resets
+	readShut    bool // CloseRead: Read returns EOF once drained
 }
 
 func (s *Stack) newConn(id tuple, l *Listener) *Conn {
+	var o *ConnOptions
+	if l != nil {
+		o = l.opts.Load()
+	}
+	return s.newConnWith(id, l, o)
+}
+
+func (s *Stack) newConnWith(id tuple, l *Listener, o *ConnOptions) *Conn {
 	c := &Conn{s: s, id: id, l: l, heapIdx: -1, ip: ipDefaults(id.local.Addr())}
 	cfg := s.tcpConfig(!id.local.Addr().Is4())
+	o.apply(&cfg)
 	cfg.MSS = s.pmtuMSS(cfg.MSS, id.remote.Addr())
 	cfg.TSOffset = s.keyedHash('t', id.local, id.remote, true) // RFC 7323 7.1
 	c.tcb = tcp.New(cfg, c, c.onChange)
@@ -196,6 +208,9 @@ func (c *Conn) readLocked(b []byte) (int, error) {
 	if c.userClosed {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
+	if c.readShutEOF() {
+		return 0, io.EOF
+	}
 	now := c.s.clk.Now()
 	n, err := c.tcb.Receive(now, b)
 	c.afterLocked(now)
@@ -297,7 +312,9 @@ func (c *Conn) Close() error {
 	}
 	c.userClosed = true
 	now := c.s.clk.Now()
-	if !c.tcb.CloseRead(now) {
+	if c.lingerAbort {
+		c.tcb.Abort(now)
+	} else if !c.tcb.CloseRead(now) {
 		c.tcb.Close(now)
 	}
 	c.afterLocked(now)

@@ -85,6 +85,11 @@ func (s *Stack) OpenFrom(localPort uint16, remote netip.AddrPort) (*Conn, error)
 }
 
 func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Conn, error) {
+	return s.openWith(local, port, remote, nil)
+}
+
+// openWith is open with per-connection options in force from the SYN.
+func (s *Stack) openWith(local netip.Addr, port uint16, remote netip.AddrPort, o *ConnOptions) (*Conn, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -101,7 +106,7 @@ func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Con
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRINUSE}
 	}
 	id := tuple{netip.AddrPortFrom(local, port), remote}
-	c := s.newConn(id, nil)
+	c := s.newConnWith(id, nil, o)
 	s.conns[id] = c
 	s.mu.Unlock()
 	c.mu.Lock()

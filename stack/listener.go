@@ -43,6 +43,7 @@ type Listener struct {
 	closed  bool
 	notify  chan struct{} // set at creation: a token per wake-up of Accept
 	done    chan struct{} // set at creation: closed by Close
+	opts    atomic.Pointer[ConnOptions] // SetConnOptions
 }
 
 // ListenConfig holds one listener's options, as package net's does.

@@ -462,7 +462,10 @@ func (c *TCB) acceptText(now time.Duration, h *wire.TCP, dataSeq seq.Value, payl
 	finSeq := dataSeq.Add(seq.Size(len(payload)))
 	if len(payload) > 0 {
 		if c.readClosed { // SHLD-3: data after a full CLOSE resets
-			c.sendReset(c.snd.max, 0, false)
+			// At SEG.ACK, the peer's RCV.NXT, which its RFC 5961 3.2 check
+			// takes as exact; SND.NXT may lie past it (our FIN unacknowledged)
+			// and would only draw a challenge ACK (as Linux does).
+			c.sendReset(seq.Value(h.Ack), 0, false)
 			c.fail(ErrReset, "rcv data after CLOSE")
 			return
 		}

@@ -99,7 +99,7 @@ func (t *TimeWaitRecord) Arrive(now time.Duration, h *wire.TCP, payloadLen int, 
 		// draw from the closed peer the exact reset that ends TIME-WAIT).
 		return TimeWaitDrop
 	}
-	if f&wire.SYN != 0 && f&wire.ACK == 0 && t.newIncarnation(h) {
+	if f&(wire.SYN|wire.ACK|wire.FIN) == wire.SYN && t.newIncarnation(h) {
 		t.fillAck(now, ack)
 		return TimeWaitReopen
 	}

@@ -39,6 +39,7 @@ func commands() []command {
 		{"serve", "serve HTTP, echo and discard to the kernel's TCP over a TUN device", runServe},
 		{"nc", "netcat over a TUN device: pipe stdin and stdout through a synack connection", runNC},
 		{"soak", "run many seeds of two stacks over a faulty simulated network; print the failures", runSoak},
+		{"drill", "run packetdrill scripts in-process against a synack stack under a virtual clock", runDrill},
 		{"version", "print the module version, VCS revision and Go version synack was built with", runVersion},
 		{"help", "list the commands, or with a command's name print its usage and flags", nil},
 	}
