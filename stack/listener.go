@@ -41,8 +41,8 @@ type Listener struct {
 	queue   []*Conn // ESTABLISHED, not yet accepted
 	pending int     // handshaking (SYN-RECEIVED)
 	closed  bool
-	notify  chan struct{} // set at creation: a token per wake-up of Accept
-	done    chan struct{} // set at creation: closed by Close
+	notify  chan struct{}               // set at creation: a token per wake-up of Accept
+	done    chan struct{}               // set at creation: closed by Close
 	opts    atomic.Pointer[ConnOptions] // SetConnOptions
 }
 
