@@ -200,6 +200,7 @@ type TCB struct {
 	board    scoreboard // what the peer SACKed (sender side)
 	rack     *rackState // RACK-TLP loss detection (RFC 8985), with SACK
 	ecn      ecnState   // explicit congestion notification (RFC 3168)
+	urg      urgState   // which of SND.UP, RCV.UP hold a pointer (3.8.5)
 	dsack    span       // a duplicate to report (RFC 2883)
 	dsackOn  bool
 	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
@@ -382,6 +383,11 @@ func windowShiftFor(n int) uint8 {
 // and transmits what the windows allow. It returns how much it took; 0 with
 // a nil error means the buffer is full.
 func (c *TCB) Send(now time.Duration, p []byte) (int, error) {
+	return c.send(now, p, false)
+}
+
+// send is Send, and SendUrgent with urgent set.
+func (c *TCB) send(now time.Duration, p []byte, urgent bool) (int, error) {
 	switch c.state {
 	case Closed:
 		if c.err != nil {
@@ -403,6 +409,9 @@ func (c *TCB) Send(now time.Duration, p []byte) (int, error) {
 		c.growSend()
 	}
 	n := c.sb.write(p)
+	if n > 0 && urgent {
+		c.markSendUrgent()
+	}
 	if n > 0 && c.state.synchronized() {
 		c.output(now)
 	}
@@ -417,7 +426,8 @@ func (c *TCB) SendSpace() int { return c.sb.free() }
 // the peer's FIN has been read.
 func (c *TCB) Receive(now time.Duration, p []byte) (int, error) {
 	if c.rb.n > 0 {
-		n := c.rb.read(p)
+		n := c.rb.read(c.urgentLimit(p))
+		c.urgentRead()
 		c.tuneRecv(now, n)
 		c.afterRead(now)
 		return n, nil
