@@ -381,3 +381,67 @@ func TestKeepAliveSurvivesLostProbe(t *testing.T) {
 		t.Fatalf("after one lost probe: %d probes, %v (MUST-29)", p, cli.State())
 	}
 }
+
+// MUST-46: no active OPEN to a broadcast, multicast or unspecified
+// address (or port 0).
+func TestOpenMartianRefused(t *testing.T) {
+	s, r := newRecStack(t)
+	for _, ap := range []string{"255.255.255.255:80", "224.0.0.1:80", "0.0.0.0:80", "10.0.0.9:0", "[ff02::1]:80"} {
+		if _, err := s.Open(netip.MustParseAddrPort(ap)); !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.ENETUNREACH) {
+			t.Fatalf("OPEN to %s: %v", ap, err)
+		}
+	}
+	if len(r.out) != 0 {
+		t.Fatalf("%d packets sent", len(r.out))
+	}
+}
+
+// MUST-63: a SYN from a broadcast or multicast source is ignored; MUST-57:
+// so is one sent to a broadcast or multicast address. Neither makes a
+// connection nor draws a reply.
+func TestMartianSYNsDropped(t *testing.T) {
+	s, r := newRecStack(t)
+	if _, err := s.ListenTCP("tcp", ":80"); err != nil {
+		t.Fatal(err)
+	}
+	syn := wire.TCP{Seq: 1, Flags: wire.SYN}
+	s.DeliverPackets([][]byte{
+		segmentFrom(netip.MustParseAddr("224.0.0.9"), addrB, syn),
+		segmentFrom(netip.MustParseAddr("255.255.255.255"), addrB, syn),
+		segmentFrom(peer, netip.MustParseAddr("255.255.255.255"), syn),
+		segmentFrom(peer, netip.MustParseAddr("224.0.0.1"), syn),
+	})
+	if len(r.out) != 0 || s.NumConns() != 0 {
+		t.Fatalf("%d replies, %d connections for martian SYNs", len(r.out), s.NumConns())
+	}
+	if m := s.Stats().Martian.Load(); m != 2 {
+		t.Fatalf("%d martian sources counted, want 2", m)
+	}
+}
+
+// MUST-55, MUST-56: ICMP Source Quench, soft Destination Unreachable
+// (codes 0, 1, 5), Time Exceeded and Parameter Problem about a
+// connection do not end it.
+func TestICMPDoesNotAbort(t *testing.T) {
+	s, r := newRecStack(t)
+	l, _ := s.ListenTCP("tcp", ":80")
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)})
+	h, _ := parseOut(t, r.out[0])
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: h.Seq + 1, Flags: wire.ACK}, 80, nil)})
+	c, err := l.TryAccept()
+	if err != nil || c == nil {
+		t.Fatalf("accept: %v", err)
+	}
+	// The quoted datagram: our SYN,ACK's IP header and first 8 TCP bytes.
+	quoted := r.out[0][:28]
+	for _, tc := range [][2]byte{{4, 0}, {3, 0}, {3, 1}, {3, 5}, {11, 0}, {12, 0}} {
+		msg := append([]byte{tc[0], tc[1], 0, 0, 0, 0, 0, 0}, quoted...)
+		sum := wire.Fold(wire.Checksum(msg, 0))
+		msg[2], msg[3] = byte(sum>>8), byte(sum)
+		pkt := wire.AppendIPHeader(nil, peer, addrB, 1, 0, len(msg))
+		s.DeliverPackets([][]byte{append(pkt, msg...)})
+		if c.State() != tcp.Established {
+			t.Fatalf("ICMP type %d code %d: %v", tc[0], tc[1], c.State())
+		}
+	}
+}
