@@ -16,3 +16,39 @@ func TestTCPOptionsUnaligned(t *testing.T) {
 		t.Fatalf("unaligned options parsed as %+v", o)
 	}
 }
+
+// MUST-69: whatever options a header carries, the bytes after an EOL are
+// zero, also when Append reuses a dirty buffer; every option but EOL and
+// NOP has its length byte (MUST-68).
+func TestTCPOptionPaddingZero(t *testing.T) {
+	for m := 0; m < 1<<4; m++ {
+		for nsack := 0; nsack <= 4; nsack++ {
+			h := TCP{Options: Options{HasMSS: m&1 != 0, SACKPermitted: m&2 != 0, HasTimestamps: m&4 != 0, HasWScale: m&8 != 0, MSS: 1460, WScale: 7}}
+			h.Options.NumSACK = uint8(nsack)
+			dirty := make([]byte, 0, 128)
+			for i := 0; i < 128; i++ {
+				dirty = append(dirty, 0xaa)
+			}
+			b := h.Append(dirty[:0])
+			opts := b[TCPMinHeaderLen:h.HeaderLen()]
+			for i := 0; i < len(opts); {
+				switch opts[i] {
+				case OptEOL:
+					for _, z := range opts[i:] {
+						if z != 0 {
+							t.Fatalf("%+v: padding after EOL is % x", h.Options, opts[i:])
+						}
+					}
+					i = len(opts)
+				case OptNOP:
+					i++
+				default:
+					if i+1 >= len(opts) || opts[i+1] < 2 {
+						t.Fatalf("%+v: option %d without a length: % x", h.Options, opts[i], opts)
+					}
+					i += int(opts[i+1])
+				}
+			}
+		}
+	}
+}
