@@ -294,7 +294,7 @@ func TestDialerLocalAddr(t *testing.T) {
 	other := netip.MustParseAddr("10.0.0.3")
 	ea, eb := pipe.New(1500)
 	a, _ := New(ea, Config{Addrs: []netip.Addr{addrA, other, netip.MustParseAddr("fd00::1")}})
-	b, _ := New(eb, Config{Addrs: []netip.Addr{addrB}})
+	b, _ := New(eb, Config{Addrs: []netip.Addr{addrB, netip.MustParseAddr("fd00::2")}})
 	defer a.Close()
 	defer b.Close()
 	l, _ := b.Listen("tcp", ":80")
@@ -312,16 +312,17 @@ func TestDialerLocalAddr(t *testing.T) {
 	}()
 	ctx := context.Background()
 	for _, tc := range []struct {
-		local net.Addr
-		want  string
+		local        net.Addr
+		remote, want string
 	}{
-		{&net.TCPAddr{IP: net.ParseIP("10.0.0.3"), Port: 6000}, "10.0.0.3:6000"},
-		{&net.TCPAddr{IP: net.ParseIP("10.0.0.3")}, "10.0.0.3:"},
-		{&net.TCPAddr{Port: 6001}, "10.0.0.1:6001"},
-		{nil, "10.0.0.1:"},
+		{&net.TCPAddr{IP: net.ParseIP("10.0.0.3"), Port: 6000}, "10.0.0.2:80", "10.0.0.3:6000"},
+		{&net.TCPAddr{IP: net.ParseIP("10.0.0.3")}, "10.0.0.2:80", "10.0.0.3:"},
+		{&net.TCPAddr{Port: 6001}, "10.0.0.2:80", "10.0.0.1:6001"},
+		{nil, "10.0.0.2:80", "10.0.0.1:"},
+		{nil, "[fd00::2]:80", "[fd00::1]:"}, // MUST-44: the remote's family
 	} {
-		d := Dialer{Stack: a, LocalAddr: tc.local, Timeout: 10 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", "10.0.0.2:80")
+		d := Dialer{Stack: a, LocalAddr: tc.local, Timeout: 5 * time.Second}
+		c, err := d.DialContext(ctx, "tcp", tc.remote)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.local, err)
 		}
@@ -423,15 +424,7 @@ func TestMartianSYNsDropped(t *testing.T) {
 // (codes 0, 1, 5), Time Exceeded and Parameter Problem about a
 // connection do not end it.
 func TestICMPDoesNotAbort(t *testing.T) {
-	s, r := newRecStack(t)
-	l, _ := s.ListenTCP("tcp", ":80")
-	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)})
-	h, _ := parseOut(t, r.out[0])
-	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: h.Seq + 1, Flags: wire.ACK}, 80, nil)})
-	c, err := l.TryAccept()
-	if err != nil || c == nil {
-		t.Fatalf("accept: %v", err)
-	}
+	s, r, c, _ := recEstablished(t)
 	// The quoted datagram: our SYN,ACK's IP header and first 8 TCP bytes.
 	quoted := r.out[0][:28]
 	for _, tc := range [][2]byte{{4, 0}, {3, 0}, {3, 1}, {3, 5}, {11, 0}, {12, 0}} {
@@ -443,5 +436,41 @@ func TestICMPDoesNotAbort(t *testing.T) {
 		if c.State() != tcp.Established {
 			t.Fatalf("ICMP type %d code %d: %v", tc[0], tc[1], c.State())
 		}
+	}
+}
+
+// recEstablished is a recording stack with a connection accepted from
+// peer:40000 (IRS 1000, so RCV.NXT 1001) and the SYN,ACK it sent; iss is
+// our ISS.
+func recEstablished(t *testing.T) (*Stack, *recLink, *Conn, uint32) {
+	t.Helper()
+	s, r := newRecStack(t)
+	l, _ := s.ListenTCP("tcp", ":80")
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)})
+	h, _ := parseOut(t, r.out[0])
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: h.Seq + 1, Flags: wire.ACK}, 80, nil)})
+	c, err := l.TryAccept()
+	if err != nil || c == nil {
+		t.Fatalf("accept: %v", err)
+	}
+	return s, r, c, h.Seq
+}
+
+// MUST-58, MUST-59 at the stack: the segments of one delivered batch are
+// all processed before one ACK answers them (quick ACKs would otherwise
+// answer each at once).
+func TestBatchAnsweredByOneAck(t *testing.T) {
+	s, r, _, iss := recEstablished(t)
+	r.out = nil
+	var batch [][]byte
+	for i := uint32(0); i < 3; i++ {
+		batch = append(batch, segment(wire.TCP{Seq: 1001 + 100*i, Ack: iss + 1, Flags: wire.ACK}, 80, make([]byte, 100)))
+	}
+	s.DeliverPackets(batch)
+	if len(r.out) != 1 {
+		t.Fatalf("%d segments answer a batch of 3, want one ACK", len(r.out))
+	}
+	if h, _ := parseOut(t, r.out[0]); h.Flags != wire.ACK || h.Ack != 1301 {
+		t.Fatalf("answer %v ACK %d, want ACK 1301", h.Flags, h.Ack)
 	}
 }
