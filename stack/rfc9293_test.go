@@ -52,7 +52,7 @@ func (n *simNet) connect(l *Listener, from *Conn) (cli, srv *Conn) {
 	return from, srv
 }
 
-// readAll reads what c holds now with one TryRead of up to max bytes.
+// tryRead reads what c holds now with one TryRead of up to max bytes.
 func tryRead(t *testing.T, c *Conn, max int) string {
 	t.Helper()
 	b := make([]byte, max)
