@@ -427,7 +427,12 @@ func TestMartianSYNsDropped(t *testing.T) {
 // connection do not end it.
 func TestICMPDoesNotAbort(t *testing.T) {
 	s, r, c, _ := recEstablished(t)
-	// The quoted datagram: our SYN,ACK's IP header and first 8 TCP bytes.
+	r.out = nil
+	if _, err := c.TryWrite([]byte("x")); err != nil || len(r.out) != 1 {
+		t.Fatalf("write: %v, %d packets", err, len(r.out))
+	}
+	// The quoted datagram: the IP header and first 8 TCP bytes of our data
+	// segment, whose sequence number is SND.UNA (RFC 5927 4.1 would take it).
 	quoted := r.out[0][:28]
 	for _, tc := range [][2]byte{{4, 0}, {3, 0}, {3, 1}, {3, 5}, {11, 0}, {12, 0}} {
 		msg := append([]byte{tc[0], tc[1], 0, 0, 0, 0, 0, 0}, quoted...)
