@@ -200,7 +200,6 @@ type TCB struct {
 	board    scoreboard // what the peer SACKed (sender side)
 	rack     *rackState // RACK-TLP loss detection (RFC 8985), with SACK
 	ecn      ecnState   // explicit congestion notification (RFC 3168)
-	urg      urgState   // which of SND.UP, RCV.UP hold a pointer (3.8.5)
 	dsack    span       // a duplicate to report (RFC 2883)
 	dsackOn  bool
 	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
@@ -208,6 +207,8 @@ type TCB struct {
 	err      error     // why the connection ended badly, for the user
 	stats    Stats
 	onChange func(from, to State, cause Cause)
+
+	urg urgState // which of SND.UP, RCV.UP hold a pointer (3.8.5)
 }
 
 // Stats counts what a connection did.
