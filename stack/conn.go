@@ -36,6 +36,7 @@ type Conn struct {
 	readWait   bool
 	writeWait  bool
 	rd, wr     chan struct{} // wake-ups for blocked Read / Write / Dial
+	urg        chan struct{} // urgent pointer advanced (Urgent)
 	schedAt    time.Duration // deadline registered with the timer heap (0: none)
 	twPending  bool          // entered TIME-WAIT: hand over to a record after this operation
 	tw         *twEntry      // the TIME-WAIT record that replaced the TCB in the demux
@@ -143,6 +144,7 @@ func (c *Conn) afterLocked(now time.Duration) {
 		c.s.tw.end(c.tw, tcp.CauseAbort) // ABORT in TIME-WAIT deletes it (3.10.5)
 	}
 	c.signal(false)
+	c.notifyUrgent()
 	if !c.gone {
 		at, ok := c.tcb.NextDeadline()
 		c.s.timers.update(c, at, ok)
@@ -227,15 +229,22 @@ func (c *Conn) readLocked(b []byte) (int, error) {
 func (c *Conn) TryWrite(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.writeLocked(b)
+	return c.writeLocked(b, false)
 }
 
-func (c *Conn) writeLocked(b []byte) (int, error) {
+// writeLocked is one SEND call, with the URGENT flag when urgent.
+func (c *Conn) writeLocked(b []byte, urgent bool) (int, error) {
 	if c.userClosed {
 		return 0, c.opErr("write", net.ErrClosed)
 	}
 	now := c.s.clk.Now()
-	n, err := c.tcb.Send(now, b)
+	var n int
+	var err error
+	if urgent {
+		n, err = c.tcb.SendUrgent(now, b)
+	} else {
+		n, err = c.tcb.Send(now, b)
+	}
 	c.afterLocked(now)
 	if err != nil {
 		return n, c.opErr("write", mapErr(err))
@@ -271,7 +280,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 
 // Write implements net.Conn: it returns when all of b is in the send
 // buffer, or on error.
-func (c *Conn) Write(b []byte) (int, error) {
+func (c *Conn) Write(b []byte) (int, error) { return c.write(b, false) }
+
+// write is Write, and WriteUrgent with urgent set.
+func (c *Conn) write(b []byte, urgent bool) (int, error) {
 	done := 0
 	for {
 		c.mu.Lock()
@@ -279,7 +291,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			c.mu.Unlock()
 			return done, c.opErr("write", os.ErrDeadlineExceeded)
 		}
-		n, err := c.writeLocked(b[done:])
+		n, err := c.writeLocked(b[done:], urgent)
 		done += n
 		if err != nil || done == len(b) {
 			c.mu.Unlock()

@@ -170,6 +170,7 @@ func (c *TCB) arriveSynSent(now time.Duration, h *wire.TCP, payload []byte) {
 	c.heardFrom(now)
 	c.setState(Established, causeOf(f))
 	c.ackNow = true
+	c.arriveUrgent(h, seq.Value(h.Seq)) // step six, as for the text
 	if len(payload) > 0 || f&wire.FIN != 0 {
 		// Text or FIN on the SYN,ACK: continue at step six of 3.10.7.4.
 		c.acceptText(now, h, c.rcv.nxt, payload, f&wire.FIN != 0)
@@ -239,10 +240,8 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		return
 	}
 	c.ecnArrive(now, h, len(payload)) // RFC 3168 6.1.2, 6.1.3
-	// sixth: URG is ignored safely: only RCV.UP is tracked.
-	if f&wire.URG != 0 && c.rcv.nxt.LessThan(sq.Add(seq.Size(h.Urgent))) {
-		c.rcv.up = seq.Max(c.rcv.up, sq.Add(seq.Size(h.Urgent)))
-	}
+	// sixth: the URG bit (urgent.go)
+	c.arriveUrgent(h, sq)
 	c.acceptText(now, h, dataSeq, payload, fin) // seventh and eighth
 	if c.state == FinWait1 && c.finAcked {
 		c.setState(FinWait2, causeOf(f))

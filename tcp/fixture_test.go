@@ -80,6 +80,8 @@ func parseSeg(t *testing.T, s string) (wire.TCP, []byte, map[string]bool) {
 			h.Ack = num()
 		case "WND":
 			h.Window = uint16(num())
+		case "UP": // SEG.UP, the urgent pointer field
+			h.Urgent = uint16(num())
 		case "MSS":
 			h.Options.HasMSS, h.Options.MSS = true, uint16(num())
 		case "WS":
@@ -134,6 +136,9 @@ func format(s sent) string {
 		b += fmt.Sprintf("<ACK=%d>", s.h.Ack)
 	}
 	b += fmt.Sprintf("<CTL=%v><WND=%d>", f, s.h.Window)
+	if f&wire.URG != 0 {
+		b += fmt.Sprintf("<UP=%d>", s.h.Urgent)
+	}
 	if s.h.Options.HasMSS {
 		b += fmt.Sprintf("<MSS=%d>", s.h.Options.MSS)
 	}
@@ -152,6 +157,7 @@ func matches(t *testing.T, got sent, want string) bool {
 	g := got.h
 	ok := (!has["SEQ"] || g.Seq == h.Seq) && (!has["ACK"] || g.Ack == h.Ack) &&
 		(!has["CTL"] || g.Flags&^wire.PSH == h.Flags) && (!has["WND"] || g.Window == h.Window) &&
+		(!has["UP"] || g.Urgent == h.Urgent) &&
 		(!has["MSS"] || g.Options.HasMSS && g.Options.MSS == h.Options.MSS) &&
 		(!has["WS"] || g.Options.HasWScale && g.Options.WScale == h.Options.WScale) &&
 		(!has["TS"] || g.Options.HasTimestamps && g.Options.TSVal == h.Options.TSVal && g.Options.TSEcr == h.Options.TSEcr) &&

@@ -284,6 +284,7 @@ func (c *TCB) transmit(h *wire.TCP, p1, p2 []byte) {
 		c.ts.lastAck = c.rcv.nxt
 	}
 	c.ecnOut(h, len(p1)+len(p2)) // RFC 3168: ECE, CWR, and whether it is ECT
+	c.stampUrgent(h)             // 3.8.5: URG and SEG.UP before SND.UP
 	c.out.SendSegment(h, p1, p2)
 	c.ecn.ect = false
 }

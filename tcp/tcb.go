@@ -235,6 +235,8 @@ type TCB struct {
 	icmp     icmpState // ICMP errors and path MTU (icmp.go)
 	stats    Stats
 	onChange func(from, to State, cause Cause)
+
+	urg urgState // which of SND.UP, RCV.UP hold a pointer (3.8.5)
 }
 
 // Stats counts what a connection did.
@@ -412,6 +414,11 @@ func windowShiftFor(n int) uint8 {
 // and transmits what the windows allow. It returns how much it took; 0 with
 // a nil error means the buffer is full.
 func (c *TCB) Send(now time.Duration, p []byte) (int, error) {
+	return c.send(now, p, false)
+}
+
+// send is Send, and SendUrgent with urgent set.
+func (c *TCB) send(now time.Duration, p []byte, urgent bool) (int, error) {
 	switch c.state {
 	case Closed:
 		if c.err != nil {
@@ -433,6 +440,9 @@ func (c *TCB) Send(now time.Duration, p []byte) (int, error) {
 		c.growSend()
 	}
 	n := c.sb.write(p)
+	if n > 0 && urgent {
+		c.markSendUrgent()
+	}
 	if n > 0 && c.state.synchronized() {
 		c.output(now)
 	}
@@ -447,7 +457,8 @@ func (c *TCB) SendSpace() int { return c.sb.free() }
 // the peer's FIN has been read.
 func (c *TCB) Receive(now time.Duration, p []byte) (int, error) {
 	if c.rb.n > 0 {
-		n := c.rb.read(p)
+		n := c.rb.read(c.urgentLimit(p))
+		c.urgentRead()
 		c.tuneRecv(now, n)
 		c.afterRead(now)
 		return n, nil
