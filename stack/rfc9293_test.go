@@ -484,4 +484,4 @@ func TestBatchAnsweredByOneAck(t *testing.T) {
 
 // deliver hands packets to the stack as its link would. (The one place
 // this file calls DeliverPackets, whose signature other work changes.)
-func deliver(s *Stack, pkts [][]byte) { s.DeliverPackets(pkts) }
+func deliver(s *Stack, pkts [][]byte) { s.DeliverPackets(pkts, nil) }
