@@ -200,7 +200,7 @@ func TestHostileSynFlood(t *testing.T) {
 		type legit struct {
 			c        *Conn
 			opened   time.Duration
-			est, acc time.Duration
+			est      time.Duration
 		}
 		conns := make([]*legit, 20)
 		for i := range conns {

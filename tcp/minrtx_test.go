@@ -5,13 +5,9 @@ import (
 	"time"
 )
 
-// minRetransmit is the smallest payload a retransmission may carry unless
-// the data itself ends there (Linux's tcp_min_snd_mss).
-const minRetransmit = 48
-
-// checkNoTiny fails on a data segment under minRetransmit bytes that
-// does not end at dataEnd, or a retransmission shorter than an MSS that
-// stops short of the data sent.
+// checkNoTiny fails on a retransmission shorter than an MSS that stops
+// short of the data sent (so none under 48 bytes, Linux's
+// tcp_min_snd_mss, either).
 func checkNoTiny(t *testing.T, segs []sent, dataEnd uint32, mss int) int {
 	t.Helper()
 	n := 0
