@@ -198,9 +198,9 @@ func TestHostileSynFlood(t *testing.T) {
 			n.deliver(batch)
 		})
 		type legit struct {
-			c        *Conn
-			opened   time.Duration
-			est      time.Duration
+			c      *Conn
+			opened time.Duration
+			est    time.Duration
 		}
 		conns := make([]*legit, 20)
 		for i := range conns {
