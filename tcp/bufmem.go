@@ -1,0 +1,109 @@
+package tcp
+
+import "github.com/synack-tcp/synack/seq"
+
+// How a TCB's buffers answer to the Pool's memory budget (see Pool).
+
+// sendSpace is how many bytes SEND may queue now: the free send buffer;
+// over the limit, only what fits in the chunk already held at the tail,
+// or one chunk for a connection that holds none, so every writer keeps
+// moving while the budget holds.
+func (c *TCB) sendSpace() int {
+	free := c.sb.free()
+	if c.cfg.Pool.level() == memOver {
+		if c.sb.held == 0 {
+			return min(free, c.sb.chunkSize())
+		}
+		return min(free, c.sb.tailRoom())
+	}
+	return free
+}
+
+// rcvSpace is the free receive buffer the window may offer beyond
+// RCV.NXT: all of it normally; under pressure at most four segments (as
+// Linux clamps rcv_ssthresh); over the limit nothing more, except one
+// segment to a connection that holds no receive memory. The advertised
+// edge never moves left (SHLD-14): what was promised stays promised.
+func (c *TCB) rcvSpace() int {
+	free := c.rb.free()
+	switch c.cfg.Pool.level() {
+	case memPressure:
+		return min(free, 4*c.cfg.MSS)
+	case memOver:
+		if c.rb.held == 0 {
+			return min(free, c.cfg.MSS)
+		}
+		return 0
+	}
+	return free
+}
+
+// admitOverLimit trims text arriving while the pool is over its limit:
+// text that fits in chunks already held costs nothing and is taken;
+// otherwise the out-of-order queue is pruned first, out-of-order text is
+// dropped, and in-order text is taken up to the advertised edge (the
+// promise) and no further. off is the text's offset from RCV.NXT.
+func (c *TCB) admitOverLimit(dataSeq seq.Value, off int, p []byte, whole bool) ([]byte, bool) {
+	if c.rb.needs(c.rb.n+off, len(p)) == 0 {
+		return p, whole
+	}
+	c.pruneOOO()
+	if off > 0 {
+		c.cfg.Pool.st.DroppedSegs.Add(1)
+		return nil, false
+	}
+	promised := 0
+	if c.rcv.adv.GreaterThan(dataSeq) {
+		promised = int(c.rcv.adv.Sub(dataSeq))
+	}
+	if len(p) > promised {
+		c.cfg.Pool.st.DroppedSegs.Add(1)
+		return p[:promised], false
+	}
+	return p, whole
+}
+
+// pruneOOO drops the out-of-order queue and its chunks (reneging, which
+// RFC 2018 8 allows: the sender keeps SACKed data until it is
+// cumulatively acknowledged).
+func (c *TCB) pruneOOO() {
+	var n uint64
+	for _, sp := range c.ooo.spans {
+		n += uint64(sp.end.Sub(sp.start))
+	}
+	if n == 0 {
+		return
+	}
+	c.cfg.Pool.st.PrunedBytes.Add(n)
+	c.ooo.spans = c.ooo.spans[:0]
+	c.finPending = false
+	c.rb.truncate(c.rb.n)
+}
+
+// dropOOO forgets the out-of-order queue of a connection that is done.
+func (c *TCB) dropOOO() {
+	c.ooo = reasm{}
+	c.finPending = false
+	c.rb.truncate(c.rb.n)
+	if c.rb.n == 0 {
+		c.rb.drop()
+	}
+}
+
+// rcvDrained gives the receive buffer's chunks back once the application
+// has read everything and nothing waits out of order.
+func (c *TCB) rcvDrained() {
+	if c.rb.n == 0 && len(c.ooo.spans) == 0 {
+		c.rb.clear()
+	}
+}
+
+// growthAllowed reports whether the budget lets autotuning grow a buffer,
+// counting a growth it holds back.
+func (c *TCB) growthAllowed() bool {
+	if c.cfg.Pool.level() != memNormal {
+		c.cfg.Pool.st.AutotuneHeld.Add(1)
+		return false
+	}
+	return true
+}
