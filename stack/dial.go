@@ -101,6 +101,10 @@ func (s *Stack) open(local netip.Addr, port uint16, remote netip.AddrPort) (*Con
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRINUSE}
 	}
 	id := tuple{netip.AddrPortFrom(local, port), remote}
+	if err := s.dialOverLimit(id); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
 	c := s.newConn(id, nil)
 	s.conns[id] = c
 	s.mu.Unlock()

@@ -112,6 +112,9 @@ func (l *Listener) syn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 		l.s.stats.Martian.Add(1) // MUST-57
 		return
 	}
+	if l.s.refuseOverLimit(id, h, payload) {
+		return
+	}
 	l.mu.Lock()
 	if l.closed || l.pending+len(l.queue) >= l.s.cfg.Backlog {
 		l.mu.Unlock()

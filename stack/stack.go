@@ -53,6 +53,15 @@ type Config struct {
 	// does grant it to peers that ask; synack, off, does neither).
 	// Config.TCP.ECN turns it on as well.
 	ECN bool
+	// MemBudget bounds the bytes all connections' send and receive
+	// buffers hold, like Linux's tcp_mem: over it out-of-order data is
+	// pruned, data beyond the advertised window dropped, writers slowed to
+	// a chunk, and new connections refused with a reset. Default: an
+	// eighth of physical memory (1 GiB if unknown); negative: no limit.
+	// MemPressure is where pressure starts (default two thirds of the
+	// budget): autotuning stops growing buffers and receive windows open
+	// at most four segments. Stats().Mem has the figures.
+	MemBudget, MemPressure int64
 	// OnEvent, if set, sees every state transition of every connection.
 	// It runs with the connection's lock held: it must not call into the
 	// stack.
@@ -77,6 +86,7 @@ type Stats struct {
 	Martian        atomic.Uint64 // source or destination broadcast/multicast (MUST-57, MUST-63)
 	ResetsSent     atomic.Uint64 // replies for segments to no connection (3.10.7.1)
 	ListenOverflow atomic.Uint64 // SYNs dropped with the backlog full
+	Mem            tcp.MemStats  // buffer memory in use and what the budget did (MemBudget)
 }
 
 type tuple struct{ local, remote netip.AddrPort }
@@ -99,6 +109,7 @@ type Stack struct {
 	stats   Stats
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out     sync.Pool             // *batch
+	pool    *tcp.Pool             // buffer chunks, charged to MemBudget
 	gather  link.Gatherer         // ep, when it takes packets in pieces
 }
 
@@ -149,6 +160,7 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 	if len(s.secret) == 0 {
 		s.secret = randomSecret()
 	}
+	s.pool = s.newPool()
 	s.timers.init(s)
 	s.gather, _ = ep.(link.Gatherer)
 	s.out.New = func() any { return newBatch(s.mtu, s.gather != nil) }
@@ -214,6 +226,7 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	c.Timestamps = !s.cfg.NoTimestamps
 	c.SACK = !s.cfg.NoSACK
 	c.ECN = c.ECN || s.cfg.ECN
+	c.Pool = s.pool
 	return c
 }
 

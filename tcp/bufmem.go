@@ -1,37 +1,48 @@
 package tcp
 
-import "github.com/synack-tcp/synack/seq"
+import (
+	"time"
+
+	"github.com/synack-tcp/synack/seq"
+)
 
 // How a TCB's buffers answer to the Pool's memory budget (see Pool).
 
-// sendSpace is how many bytes SEND may queue now: the free send buffer;
-// over the limit, only what fits in the chunk already held at the tail,
-// or one chunk for a connection that holds none, so every writer keeps
-// moving while the budget holds.
+// sendSpace is how many bytes SEND may queue now: the free send buffer,
+// but no more than the budget has room for (one SEND must not take half
+// a megabyte past the limit), and over the limit only what fits in the
+// chunk already held at the tail, or one chunk for a connection that
+// holds none, so every writer keeps moving.
 func (c *TCB) sendSpace() int {
 	free := c.sb.free()
-	if c.cfg.Pool.level() == memOver {
-		if c.sb.held == 0 {
-			return min(free, c.sb.chunkSize())
-		}
-		return min(free, c.sb.tailRoom())
+	p := c.cfg.Pool
+	if p.limit == 0 {
+		return free
 	}
-	return free
+	room := c.sb.tailRoom() + int(max(p.limit-p.st.InUse.Load(), 0))
+	if c.sb.held == 0 {
+		room = max(room, c.sb.chunkSize())
+	}
+	return min(free, room)
 }
 
 // rcvSpace is the free receive buffer the window may offer beyond
 // RCV.NXT: all of it normally; under pressure at most four segments (as
-// Linux clamps rcv_ssthresh); over the limit nothing more, except one
-// segment to a connection that holds no receive memory. The advertised
+// Linux clamps rcv_ssthresh); over the limit nothing more, except two
+// segments to a connection that holds no receive memory (one full
+// segment even after the window scale rounds down). The advertised
 // edge never moves left (SHLD-14): what was promised stays promised.
 func (c *TCB) rcvSpace() int {
+	if c.rb.size > c.cfg.RecvBufMax { // SetRecvBuffer shrank it: as far as the promise allows
+		c.rb.size = max(c.cfg.RecvBufMax, c.rb.n+c.promised())
+	}
 	free := c.rb.free()
 	switch c.cfg.Pool.level() {
 	case memPressure:
 		return min(free, 4*c.cfg.MSS)
 	case memOver:
 		if c.rb.held == 0 {
-			return min(free, c.cfg.MSS)
+			return min(free, 2*c.cfg.MSS)
 		}
 		return 0
 	}
@@ -106,4 +117,36 @@ func (c *TCB) growthAllowed() bool {
 		return false
 	}
 	return true
+}
+
+// promised is how much window beyond RCV.NXT was advertised.
+func (c *TCB) promised() int {
+	if c.state == SynSent || !c.rcv.adv.GreaterThan(c.rcv.nxt) {
+		return 0
+	}
+	return int(c.rcv.adv.Sub(c.rcv.nxt))
+}
+
+// minBuf is the smallest buffer SetRecvBuffer and SetSendBuffer set.
+const minBuf = 4 << 10
+
+// SetRecvBuffer sets the receive buffer to n bytes and stops autotuning
+// from growing it (SO_RCVBUF; at least 4 KiB). It shrinks only as far as
+// what is held and what the window already promised allow (SHLD-14),
+// then further as the promise is used up. A larger
+// buffer may open the window at once. The window scale was fixed by the
+// handshake (from Config.RecvBufMax), so a window past 65535 << shift is
+// not offered.
+func (c *TCB) SetRecvBuffer(now time.Duration, n int) {
+	n = max(n, minBuf)
+	c.cfg.RecvBuf, c.cfg.RecvBufMax = n, n
+	c.rb.size = max(n, c.rb.n+c.promised())
+	c.afterRead(now)
+}
+
+// SetSendBuffer sets the send buffer to n bytes and stops autotuning from
+// growing it (SO_SNDBUF; at least 4 KiB, and never below what is queued).
+func (c *TCB) SetSendBuffer(n int) {
+	n = max(n, minBuf, c.sb.n)
+	c.cfg.SendBuf, c.cfg.SendBufMax, c.sb.size = n, n, n
 }

@@ -112,3 +112,7 @@ func (p *Pool) put(class uint8, c *chunk) {
 	p.st.InUse.Add(-int64(chunkClasses[class]))
 	p.free[class].Put(c)
 }
+
+// OverLimit reports whether the buffers hold the pool's hard limit or
+// more (the stack then refuses new connections).
+func (p *Pool) OverLimit() bool { return p.level() == memOver }
