@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synack-tcp/synack/internal/simharness"
 	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/link/tun"
 	"github.com/synack-tcp/synack/stack"
@@ -37,6 +38,8 @@ type tunOptions struct {
 	msl      time.Duration
 	verbose  bool
 	json     bool
+	rcvbuf   int          // --rcvbuf: every connection's receive buffer (0: autotuned)
+	sndbuf   int          // --sndbuf
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
 }
@@ -50,6 +53,8 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.msl, "msl", 2*time.Minute, "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
 	fs.BoolVar(&o.verbose, "v", false, "print every state transition (as synack demo does)")
 	fs.BoolVar(&o.json, "json", false, "print every state transition as a JSON object (the fields of synack demo --json)")
+	simharness.SizeVar(fs, &o.rcvbuf, "rcvbuf", "every connection's receive buffer `SIZE` (like 64KiB; the window offers at most this, no autotuning; default: autotuned up to 4MiB)")
+	simharness.SizeVar(fs, &o.sndbuf, "sndbuf", "every connection's send buffer `SIZE` (like 64KiB; no autotuning; default: autotuned up to 4MiB)")
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
@@ -65,6 +70,10 @@ func (o *tunOptions) check() error {
 		return fmt.Errorf("--tun %q: want an interface name of 1 to 15 characters without '/', ':' or spaces", o.name)
 	case o.msl <= 0 || o.msl > time.Hour:
 		return errors.New("--msl must be positive and at most 1h")
+	case o.rcvbuf != 0 && (o.rcvbuf < 4<<10 || o.rcvbuf > 1<<30):
+		return fmt.Errorf("--rcvbuf %d: want 4KiB to 1GiB", o.rcvbuf)
+	case o.sndbuf != 0 && (o.sndbuf < 4<<10 || o.sndbuf > 1<<30):
+		return fmt.Errorf("--sndbuf %d: want 4KiB to 1GiB", o.sndbuf)
 	}
 	var err error
 	if o.addr, err = netip.ParseAddr(o.addrS); err != nil {
@@ -116,8 +125,9 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 		return nil, tunError(cmd, o.netns, err)
 	}
 	st, err := stack.New(ep, stack.Config{
-		Addrs:   []netip.Addr{o.addr},
-		TCP:     tcp.Config{MSL: o.msl, WindowScale: true},
+		Addrs: []netip.Addr{o.addr},
+		TCP: tcp.Config{MSL: o.msl, WindowScale: true, RecvBuf: o.rcvbuf, RecvBufMax: o.rcvbuf,
+			SendBuf: o.sndbuf, SendBufMax: o.sndbuf},
 		OnEvent: onEvent,
 	})
 	if err != nil {
