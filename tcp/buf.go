@@ -13,16 +13,20 @@ package tcp
 // number, not an allocation, so growing it costs nothing.
 type buf struct {
 	pool  *Pool
-	class uint8 // chunk class: every chunk is chunkClasses[class] bytes
-	shift uint8 // log2 of the chunk size
-	size  int   // capacity: bytes the buffer may hold from the head
-	n     int   // bytes held from the head (send: queued; receive: readable)
-	head  int   // offset of logical byte 0 in the first slot's chunk
-	held  int   // bytes of chunks held
+	r     *slots // nil until the first chunk: an idle connection holds none
+	size  int    // capacity: bytes the buffer may hold from the head
+	n     int    // bytes held from the head (send: queued; receive: readable)
+	head  int    // offset of logical byte 0 in the first slot's chunk
+	class uint8  // chunk class: every chunk is chunkClasses[class] bytes
+	shift uint8  // log2 of the chunk size
+}
 
-	slots []*chunk // a ring (length a power of two) of chunks; nil in a hole
-	first int      // index in slots of the chunk holding the head
+// slots is a buffer's ring of chunks, from the one holding the head.
+type slots struct {
+	ring  []*chunk // length a power of two; nil in a hole
+	first int      // index in ring of the head's chunk
 	cnt   int      // slots in use from first
+	held  int      // bytes of chunks held
 }
 
 func (b *buf) init(size int, pool *Pool, mss int) {
@@ -37,26 +41,47 @@ func (b *buf) chunkSize() int { return 1 << b.shift }
 
 func (b *buf) free() int { return b.size - b.n }
 
-// slot is the chunk i slots after the head's (nil if not taken).
-func (b *buf) slot(i int) **chunk { return &b.slots[(b.first+i)&(len(b.slots)-1)] }
+// held is how many bytes of chunks the buffer holds.
+func (b *buf) held() int {
+	if b.r == nil {
+		return 0
+	}
+	return b.r.held
+}
+
+// count is how many slots are in use.
+func (b *buf) count() int {
+	if b.r == nil {
+		return 0
+	}
+	return b.r.cnt
+}
+
+// slot is the chunk i slots after the head's (nil if not taken); i is
+// below count().
+func (b *buf) slot(i int) **chunk { return &b.r.ring[(b.r.first+i)&(len(b.r.ring)-1)] }
 
 // extend makes at least k slots in use, growing the ring by doubling.
 func (b *buf) extend(k int) {
-	if k <= b.cnt {
+	if b.r == nil {
+		b.r = &slots{}
+	}
+	r := b.r
+	if k <= r.cnt {
 		return
 	}
-	if k > len(b.slots) {
-		n := max(4, len(b.slots))
+	if k > len(r.ring) {
+		n := max(4, len(r.ring))
 		for n < k {
 			n *= 2
 		}
 		ns := make([]*chunk, n)
-		for i := 0; i < b.cnt; i++ {
+		for i := 0; i < r.cnt; i++ {
 			ns[i] = *b.slot(i)
 		}
-		b.slots, b.first = ns, 0
+		r.ring, r.first = ns, 0
 	}
-	b.cnt = k
+	r.cnt = k
 }
 
 // write appends as much of p as fits and returns how much it took.
@@ -80,7 +105,7 @@ func (b *buf) writeAt(off int, p []byte) {
 		s := b.slot(i)
 		if *s == nil {
 			*s = b.pool.get(b.class)
-			b.held += b.chunkSize()
+			b.r.held += b.chunkSize()
 		}
 		k := copy((*s).b[a&mask:], p)
 		p, off = p[k:], off+k
@@ -94,7 +119,7 @@ func (b *buf) needs(off, n int) int {
 	}
 	need := 0
 	for i := (b.head + off) >> b.shift; i <= (b.head+off+n-1)>>b.shift; i++ {
-		if i >= b.cnt || *b.slot(i) == nil {
+		if i >= b.count() || *b.slot(i) == nil {
 			need += b.chunkSize()
 		}
 	}
@@ -104,7 +129,7 @@ func (b *buf) needs(off, n int) int {
 // tailRoom is how many bytes can be appended without taking a chunk.
 func (b *buf) tailRoom() int {
 	a := b.head + b.n
-	if i := a >> b.shift; i < b.cnt && *b.slot(i) != nil {
+	if i := a >> b.shift; i < b.count() && *b.slot(i) != nil {
 		return b.chunkSize() - a&(b.chunkSize()-1)
 	}
 	return 0
@@ -152,10 +177,10 @@ func (b *buf) discard(k int) {
 	b.n -= k
 	b.head += k
 	for b.head >= b.chunkSize() {
-		if b.cnt > 0 {
+		if r := b.r; r != nil && r.cnt > 0 {
 			b.release(0)
-			b.first = (b.first + 1) & (len(b.slots) - 1)
-			b.cnt--
+			r.first = (r.first + 1) & (len(r.ring) - 1)
+			r.cnt--
 		}
 		b.head -= b.chunkSize()
 	}
@@ -166,35 +191,41 @@ func (b *buf) release(i int) {
 	if s := b.slot(i); *s != nil {
 		b.pool.put(b.class, *s)
 		*s = nil
-		b.held -= b.chunkSize()
+		b.r.held -= b.chunkSize()
 	}
 }
 
 // truncate gives back every chunk that holds only bytes at offsets off
 // and beyond (the receive buffer pruning its out-of-order data).
 func (b *buf) truncate(off int) {
+	if b.r == nil {
+		return
+	}
 	keep := (b.head + off + b.chunkSize() - 1) >> b.shift
-	for i := keep; i < b.cnt; i++ {
+	for i := keep; i < b.r.cnt; i++ {
 		b.release(i)
 	}
-	b.cnt = min(b.cnt, keep)
+	b.r.cnt = min(b.r.cnt, keep)
 }
 
 // clear gives back every chunk: the buffer holds nothing beyond n == 0.
 // The slot ring stays (a few pointers per chunk of capacity), so a bulk
 // sender that drains its buffer now and then allocates nothing.
 func (b *buf) clear() {
-	for i := 0; i < b.cnt; i++ {
-		b.release(i)
+	b.n, b.head = 0, 0
+	if r := b.r; r != nil {
+		for i := 0; i < r.cnt; i++ {
+			b.release(i)
+		}
+		r.cnt, r.first = 0, 0
 	}
-	b.n, b.head, b.cnt, b.first = 0, 0, 0, 0
 }
 
 // drop clears the buffer and lets its slot ring go too: the connection
 // will not use it again.
 func (b *buf) drop() {
 	b.clear()
-	b.slots = nil
+	b.r = nil
 }
 
 // grow raises the capacity to size bytes; chunks are taken only as bytes

@@ -28,22 +28,22 @@ func TestBufWriteReadReturnsChunks(t *testing.T) {
 	if n := b.write(in); n != len(in) {
 		t.Fatalf("wrote %d", n)
 	}
-	if b.held != 3*4096 || inUse(p) != 3*4096 {
-		t.Fatalf("held %d, pool %d: want 3 chunks for 10000 bytes", b.held, inUse(p))
+	if b.held() != 3*4096 || inUse(p) != 3*4096 {
+		t.Fatalf("held %d, pool %d: want 3 chunks for 10000 bytes", b.held(), inUse(p))
 	}
 	out := make([]byte, 5000)
 	if n := b.read(out); n != 5000 || !bytes.Equal(out, in[:5000]) {
 		t.Fatal("first read")
 	}
-	if b.held != 2*4096 {
-		t.Fatalf("held %d after reading past the first chunk, want 2 chunks", b.held)
+	if b.held() != 2*4096 {
+		t.Fatalf("held %d after reading past the first chunk, want 2 chunks", b.held())
 	}
 	if n := b.read(out); n != 5000 || !bytes.Equal(out, in[5000:]) {
 		t.Fatal("second read")
 	}
 	b.clear()
-	if b.held != 0 || inUse(p) != 0 {
-		t.Fatalf("held %d, pool %d after draining", b.held, inUse(p))
+	if b.held() != 0 || inUse(p) != 0 {
+		t.Fatalf("held %d, pool %d after draining", b.held(), inUse(p))
 	}
 }
 
@@ -67,8 +67,8 @@ func TestBufOutOfOrderCostsWhatItHolds(t *testing.T) {
 	b, p := newTestBuf(t, 1<<20)
 	b.write([]byte("abcdef"))
 	b.writeAt(b.n+100000, []byte("XYZ")) // far beyond: one chunk, not 25
-	if b.held != 2*4096 {
-		t.Fatalf("held %d, want 2 chunks (readable + one out of order)", b.held)
+	if b.held() != 2*4096 {
+		t.Fatalf("held %d, want 2 chunks (readable + one out of order)", b.held())
 	}
 	buf := make([]byte, 6)
 	if n := b.read(buf); n != 6 || string(buf) != "abcdef" {
@@ -96,8 +96,8 @@ func TestBufTruncatePrunesOutOfOrder(t *testing.T) {
 	b.writeAt(b.n+10, []byte("near")) // shares the first chunk
 	b.writeAt(50000, []byte("far"))
 	b.truncate(b.n)
-	if b.held != 4096 || inUse(p) != 4096 {
-		t.Fatalf("held %d after pruning, want the readable chunk only", b.held)
+	if b.held() != 4096 || inUse(p) != 4096 {
+		t.Fatalf("held %d after pruning, want the readable chunk only", b.held())
 	}
 	out := make([]byte, 5)
 	if b.read(out); string(out) != "hello" {
@@ -134,8 +134,8 @@ func TestBufWrapsAndPeeks(t *testing.T) {
 			t.Fatalf("round %d: read wrong bytes", i)
 		}
 		want = want[m:]
-		if b.held > b.size+2*4096 || int64(b.held) != inUse(p) {
-			t.Fatalf("held %d, pool %d, size %d", b.held, inUse(p), b.size)
+		if b.held() > b.size+2*4096 || int64(b.held()) != inUse(p) {
+			t.Fatalf("held %d, pool %d, size %d", b.held(), inUse(p), b.size)
 		}
 	}
 	b.clear()

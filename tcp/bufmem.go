@@ -20,7 +20,7 @@ func (c *TCB) sendSpace() int {
 		return free
 	}
 	room := c.sb.tailRoom() + int(max(p.limit-p.st.InUse.Load(), 0))
-	if c.sb.held == 0 {
+	if c.sb.held() == 0 {
 		room = max(room, c.sb.chunkSize())
 	}
 	return min(free, room)
@@ -41,7 +41,7 @@ func (c *TCB) rcvSpace() int {
 	case memPressure:
 		return min(free, 4*c.cfg.MSS)
 	case memOver:
-		if c.rb.held == 0 {
+		if c.rb.held() == 0 {
 			return min(free, 2*c.cfg.MSS)
 		}
 		return 0

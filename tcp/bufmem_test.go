@@ -93,8 +93,8 @@ func TestMemOverLimit(t *testing.T) {
 	}
 	h, b = data(5001+20000, 1000) // out of order, needs a chunk
 	c.Segment(now, h, b)
-	if st := p.Stats(); st.PrunedBytes.Load() != 1000 || st.DroppedSegs.Load() != 1 || len(c.ooo.spans) != 0 || c.rb.held != 0 {
-		t.Fatalf("pruned %d, dropped %d, spans %d, held %d", st.PrunedBytes.Load(), st.DroppedSegs.Load(), len(c.ooo.spans), c.rb.held)
+	if st := p.Stats(); st.PrunedBytes.Load() != 1000 || st.DroppedSegs.Load() != 1 || len(c.ooo.spans) != 0 || c.rb.held() != 0 {
+		t.Fatalf("pruned %d, dropped %d, spans %d, held %d", st.PrunedBytes.Load(), st.DroppedSegs.Load(), len(c.ooo.spans), c.rb.held())
 	}
 	// In order, within the window promised by the SYN's ACK: taken.
 	adv := int(c.rcv.adv.Sub(c.rcv.nxt))

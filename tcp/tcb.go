@@ -564,7 +564,7 @@ func (c *TCB) Status() Status {
 		SRTT: c.rtt.srtt, RTTVar: c.rtt.rttvar, RTO: c.rtt.rto,
 		Cwnd: c.ccs.Cwnd, Ssthresh: c.ccs.Ssthresh,
 		Unacked: int(c.snd.max.Sub(c.snd.una)), SendQueued: c.sb.n, RecvHeld: c.rb.n,
-		SendBuf: c.sb.size, RecvBuf: c.rb.size, SendMem: c.sb.held, RecvMem: c.rb.held,
+		SendBuf: c.sb.size, RecvBuf: c.rb.size, SendMem: c.sb.held(), RecvMem: c.rb.held(),
 		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift, Timestamps: c.ts.ok,
 		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.statsNow(), SACK: c.sackOK,
 		ECN: c.ecn.ok,
