@@ -10,35 +10,38 @@ func newTestBuf(t *testing.T, size int) (*buf, *Pool) {
 	t.Helper()
 	p := NewPool(0, 0, nil)
 	b := &buf{}
-	b.init(size, p, 1460) // 4 KiB chunks
-	if b.chunkSize() != 4096 {
-		t.Fatalf("chunk %d, want 4096 for MSS 1460", b.chunkSize())
+	b.init(size, p, 1460)
+	if b.chunkSize() != cs {
+		t.Fatalf("chunk %d, want %d for MSS 1460", b.chunkSize(), cs)
 	}
 	return b, p
 }
 
+// cs is the chunk size for an Ethernet MSS.
+const cs = 16 << 10
+
 func inUse(p *Pool) int64 { return p.Stats().InUse.Load() }
 
 func TestBufWriteReadReturnsChunks(t *testing.T) {
-	b, p := newTestBuf(t, 64<<10)
-	in := make([]byte, 10000)
+	b, p := newTestBuf(t, 256<<10)
+	in := make([]byte, 40000)
 	for i := range in {
 		in[i] = byte(i * 7)
 	}
 	if n := b.write(in); n != len(in) {
 		t.Fatalf("wrote %d", n)
 	}
-	if b.held() != 3*4096 || inUse(p) != 3*4096 {
-		t.Fatalf("held %d, pool %d: want 3 chunks for 10000 bytes", b.held(), inUse(p))
+	if b.held() != 3*cs || inUse(p) != 3*cs {
+		t.Fatalf("held %d, pool %d: want 3 chunks for 40000 bytes", b.held(), inUse(p))
 	}
-	out := make([]byte, 5000)
-	if n := b.read(out); n != 5000 || !bytes.Equal(out, in[:5000]) {
+	out := make([]byte, 20000)
+	if n := b.read(out); n != 20000 || !bytes.Equal(out, in[:20000]) {
 		t.Fatal("first read")
 	}
-	if b.held() != 2*4096 {
+	if b.held() != 2*cs {
 		t.Fatalf("held %d after reading past the first chunk, want 2 chunks", b.held())
 	}
-	if n := b.read(out); n != 5000 || !bytes.Equal(out, in[5000:]) {
+	if n := b.read(out); n != 20000 || !bytes.Equal(out, in[20000:]) {
 		t.Fatal("second read")
 	}
 	b.clear()
@@ -66,23 +69,23 @@ func TestBufRespectsCapacity(t *testing.T) {
 func TestBufOutOfOrderCostsWhatItHolds(t *testing.T) {
 	b, p := newTestBuf(t, 1<<20)
 	b.write([]byte("abcdef"))
-	b.writeAt(b.n+100000, []byte("XYZ")) // far beyond: one chunk, not 25
-	if b.held() != 2*4096 {
+	b.writeAt(b.n+400000, []byte("XYZ")) // far beyond: one chunk, not 25
+	if b.held() != 2*cs {
 		t.Fatalf("held %d, want 2 chunks (readable + one out of order)", b.held())
 	}
 	buf := make([]byte, 6)
 	if n := b.read(buf); n != 6 || string(buf) != "abcdef" {
 		t.Fatalf("read %q", buf[:n])
 	}
-	if need := b.needs(0, 100000); need != 23*4096 { // chunks 1-23: 0 and 24 are held
+	if need := b.needs(0, 400000); need != 23*cs { // chunks 1-23: 0 and 24 are held
 		t.Fatalf("needs %d for the hole", need)
 	}
-	hole := bytes.Repeat([]byte{'.'}, 100000)
+	hole := bytes.Repeat([]byte{'.'}, 400000)
 	b.writeAt(0, hole) // the hole is filled
-	b.n += 100003
-	got := make([]byte, 100003)
-	if n := b.read(got); n != len(got) || !bytes.Equal(got[100000:], []byte("XYZ")) || got[0] != '.' {
-		t.Fatalf("reassembled tail %q", got[100000:])
+	b.n += 400003
+	got := make([]byte, 400003)
+	if n := b.read(got); n != len(got) || !bytes.Equal(got[400000:], []byte("XYZ")) || got[0] != '.' {
+		t.Fatalf("reassembled tail %q", got[400000:])
 	}
 	b.clear()
 	if inUse(p) != 0 {
@@ -94,9 +97,9 @@ func TestBufTruncatePrunesOutOfOrder(t *testing.T) {
 	b, p := newTestBuf(t, 1<<20)
 	b.write([]byte("hello"))
 	b.writeAt(b.n+10, []byte("near")) // shares the first chunk
-	b.writeAt(50000, []byte("far"))
+	b.writeAt(200000, []byte("far"))
 	b.truncate(b.n)
-	if b.held() != 4096 || inUse(p) != 4096 {
+	if b.held() != cs || inUse(p) != cs {
 		t.Fatalf("held %d after pruning, want the readable chunk only", b.held())
 	}
 	out := make([]byte, 5)
@@ -134,7 +137,7 @@ func TestBufWrapsAndPeeks(t *testing.T) {
 			t.Fatalf("round %d: read wrong bytes", i)
 		}
 		want = want[m:]
-		if b.held() > b.size+2*4096 || int64(b.held()) != inUse(p) {
+		if b.held() > b.size+2*cs || int64(b.held()) != inUse(p) {
 			t.Fatalf("held %d, pool %d, size %d", b.held(), inUse(p), b.size)
 		}
 	}
@@ -153,17 +156,17 @@ func TestChunkClassHoldsASegment(t *testing.T) {
 }
 
 func TestPoolMarks(t *testing.T) {
-	p := NewPool(8192, 16384, nil)
+	p := NewPool(2*cs, 4*cs, nil)
 	var b buf
 	b.init(1<<20, p, 1460)
 	if p.level() != memNormal {
 		t.Fatal("empty pool under pressure")
 	}
-	b.write(make([]byte, 8192))
+	b.write(make([]byte, 2*cs))
 	if p.level() != memPressure || p.Stats().PressureEvents.Load() != 1 {
 		t.Fatalf("level %d at the pressure mark", p.level())
 	}
-	b.write(make([]byte, 8192))
+	b.write(make([]byte, 2*cs))
 	if p.level() != memOver || p.Stats().LimitEvents.Load() != 1 {
 		t.Fatalf("level %d at the limit", p.level())
 	}

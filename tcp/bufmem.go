@@ -19,7 +19,13 @@ func (c *TCB) sendSpace() int {
 	if p.limit == 0 {
 		return free
 	}
-	room := c.sb.tailRoom() + int(max(p.limit-p.st.InUse.Load(), 0))
+	// Below the pressure mark, one SEND takes at most the gap between the
+	// marks (read without touching InUse, which other cores keep writing).
+	room := int(p.limit - p.pressure)
+	if p.level() != memNormal {
+		room = int(max(p.limit-p.st.InUse.Load(), 0))
+	}
+	room += c.sb.tailRoom()
 	if c.sb.held() == 0 {
 		room = max(room, c.sb.chunkSize())
 	}

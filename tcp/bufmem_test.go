@@ -40,7 +40,7 @@ func TestMemFollowsTheData(t *testing.T) {
 	c, _ := memTCB(t, p, 64<<10)
 	now := 2 * time.Millisecond
 	c.Send(now, make([]byte, 100))
-	if s := c.Status(); s.SendMem != 4096 || inUse(p) != 4096 {
+	if s := c.Status(); s.SendMem != cs || inUse(p) != cs {
 		t.Fatalf("send memory %d (pool %d) with 100 bytes queued", s.SendMem, inUse(p))
 	}
 	c.Segment(now, &wire.TCP{Seq: 5001, Ack: 1101, Flags: wire.ACK, Window: 65535}, nil)
@@ -49,7 +49,7 @@ func TestMemFollowsTheData(t *testing.T) {
 	}
 	h, b := data(5001, 100)
 	c.Segment(now, h, b)
-	if s := c.Status(); s.RecvMem != 4096 {
+	if s := c.Status(); s.RecvMem != cs {
 		t.Fatalf("receive memory %d with 100 bytes unread", s.RecvMem)
 	}
 	c.Receive(now, make([]byte, 200))
@@ -80,18 +80,18 @@ func TestMemCloseReadFreesReceiveBuffer(t *testing.T) {
 // text that needs memory is dropped, in-order text is taken up to the
 // advertised edge and no further, and the window opens no further.
 func TestMemOverLimit(t *testing.T) {
-	p := NewPool(8<<10, 16<<10, nil)
-	c, out := memTCB(t, p, 64<<10)
+	p := NewPool(2*cs, 4*cs, nil)
+	c, out := memTCB(t, p, 256<<10)
 	now := 2 * time.Millisecond
 	h, b := data(5001+4096, 1000) // out of order, one chunk
 	c.Segment(now, h, b)
 	var other buf // another connection takes the pool over its limit
 	other.init(1<<20, p, 1460)
-	other.write(make([]byte, 16<<10))
+	other.write(make([]byte, 4*cs))
 	if p.level() != memOver {
 		t.Fatalf("level %d", p.level())
 	}
-	h, b = data(5001+20000, 1000) // out of order, needs a chunk
+	h, b = data(5001+2*cs, 1000) // out of order, needs a chunk
 	c.Segment(now, h, b)
 	if st := p.Stats(); st.PrunedBytes.Load() != 1000 || st.DroppedSegs.Load() != 1 || len(c.ooo.spans) != 0 || c.rb.held() != 0 {
 		t.Fatalf("pruned %d, dropped %d, spans %d, held %d", st.PrunedBytes.Load(), st.DroppedSegs.Load(), len(c.ooo.spans), c.rb.held())
@@ -115,7 +115,7 @@ func TestMemOverLimit(t *testing.T) {
 	}
 	// The writer over the limit: what the tail chunk holds.
 	c.Send(now, make([]byte, 10))
-	if sp := c.SendSpace(); sp != 4096-10 {
+	if sp := c.SendSpace(); sp != cs-10 {
 		t.Fatalf("send space %d over the limit, want the tail chunk's room", sp)
 	}
 	other.discard(other.n)
@@ -130,11 +130,11 @@ func TestMemOverLimit(t *testing.T) {
 // Under pressure autotuning holds and the window offers at most four
 // segments.
 func TestMemPressure(t *testing.T) {
-	p := NewPool(4096, 1<<30, nil)
+	p := NewPool(cs, 1<<30, nil)
 	c, _ := memTCB(t, p, 64<<10)
 	var other buf
 	other.init(1<<20, p, 1460)
-	other.write(make([]byte, 4096))
+	other.write(make([]byte, cs))
 	if got := c.rcvSpace(); got != 4*1460 {
 		t.Fatalf("receive space %d under pressure, want 4 segments", got)
 	}
