@@ -17,7 +17,10 @@ import (
 var chunkClasses = [...]int{16 << 10, 64 << 10}
 
 // chunk is one piece of a buffer.
-type chunk struct{ b []byte }
+type chunk struct {
+	b    []byte
+	next *chunk // in a buffer's list of spares
+}
 
 // MemStats counts what a Pool's buffers hold and what the memory budget
 // did. All fields are updated atomically; read them with Load.
