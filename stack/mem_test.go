@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -188,4 +189,80 @@ func TestSetReadWriteBuffer(t *testing.T) {
 	if cs := c.Status(); cs.SendBuf != 8<<10 || maxQueued > 8<<10 {
 		t.Fatalf("send buffer %d, queued at most %d, want 8 KiB", cs.SendBuf, maxQueued)
 	}
+}
+
+// heapPerPairAfterExchange opens n pairs over link/sim, moves 100 bytes
+// each way on each (read at both ends), and returns the growth of the
+// heap per pair, with every pair still open.
+func heapPerPairAfterExchange(t testing.TB, n int) float64 {
+	clk := clock.NewVirtual()
+	ea, eb := sim.New(clk, 1, sim.Config{Delay: time.Millisecond, MTU: 1500}, sim.Config{Delay: time.Millisecond, MTU: 1500})
+	a, _ := New(ea, Config{Addrs: []netip.Addr{addrA}, Clock: clk, Secret: []byte("x")})
+	b, _ := New(eb, Config{Addrs: []netip.Addr{addrB}, Clock: clk, Secret: []byte("x")})
+	l, err := b.ListenTCP("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]*Conn, 0, 2*n)
+	msg := make([]byte, 100)
+	buf := make([]byte, 200)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		c, err := a.Open(netip.MustParseAddrPort("10.0.0.2:80"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s *Conn
+		got, back := 0, 0
+		for step := 0; back < 100; step++ {
+			if step > 10000 {
+				t.Fatalf("pair %d: exchange stuck", i)
+			}
+			if s == nil {
+				if s, _ = l.TryAccept(); s != nil {
+					c.TryWrite(msg)
+				}
+			}
+			if s != nil && got < 100 {
+				r, _ := s.TryRead(buf)
+				if got += r; got == 100 {
+					s.TryWrite(msg)
+				}
+			}
+			r, _ := c.TryRead(buf)
+			back += r
+			clk.Step()
+		}
+		conns = append(conns, c, s)
+	}
+	for clk.Step() && clk.Now() < time.Minute { // delayed ACKs and the like
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(conns)
+	if m := a.Stats().Mem.InUse.Load() + b.Stats().Mem.InUse.Load(); m != 0 {
+		t.Fatalf("%d bytes of buffers held after every byte was read", m)
+	}
+	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
+}
+
+// Issue 10: a pair after a 100-byte request and a 100-byte reply holds at
+// most 32 KiB (it held 2 MiB when each buffer was allocated whole on the
+// first byte); the buffers hold nothing once the bytes are read.
+func TestHeapPerPairAfterExchange(t *testing.T) {
+	per := heapPerPairAfterExchange(t, 300)
+	t.Logf("heap per pair after 100 B each way: %.0f bytes", per)
+	if per > 32<<10 {
+		t.Fatalf("heap per pair %.0f bytes, want <= 32 KiB", per)
+	}
+}
+
+func BenchmarkHeapPerPairAfterExchange(b *testing.B) {
+	var per float64
+	for i := 0; i < b.N; i++ {
+		per = heapPerPairAfterExchange(b, 1000)
+	}
+	b.ReportMetric(per, "heap-B/pair")
 }
