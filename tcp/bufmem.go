@@ -125,12 +125,18 @@ func (c *TCB) growthAllowed() bool {
 	return true
 }
 
-// promised is how much window beyond RCV.NXT was advertised.
+// promised is how far beyond RCV.NXT the receive buffer is committed:
+// the window advertised, and out-of-order text already taken (which may
+// lie past it).
 func (c *TCB) promised() int {
-	if c.state == SynSent || !c.rcv.adv.GreaterThan(c.rcv.nxt) {
-		return 0
+	p := 0
+	if c.state != SynSent && c.rcv.adv.GreaterThan(c.rcv.nxt) {
+		p = int(c.rcv.adv.Sub(c.rcv.nxt))
 	}
-	return int(c.rcv.adv.Sub(c.rcv.nxt))
+	if k := len(c.ooo.spans); k > 0 {
+		p = max(p, int(c.ooo.spans[k-1].end.Sub(c.rcv.nxt)))
+	}
+	return p
 }
 
 // minBuf is the smallest buffer SetRecvBuffer and SetSendBuffer set.

@@ -145,3 +145,39 @@ func TestMemPressure(t *testing.T) {
 		t.Fatalf("buffer %d, held %d: autotuning grew under pressure", c.rb.size, p.Stats().AutotuneHeld.Load())
 	}
 }
+
+// SetRecvBuffer shrinks the buffer only as far as the window promised and
+// the out-of-order text taken allow (SHLD-14: the edge never moves left),
+// then to the size asked once they are used up; autotuning is off.
+func TestSetRecvBufferKeepsThePromise(t *testing.T) {
+	c, out := memTCB(t, NewPool(0, 0, nil), 256<<10)
+	now := 2 * time.Millisecond
+	h, b := data(5001+60000, 1000) // out of order, inside the SYN's 65535-byte window
+	c.Segment(now, h, b)
+	c.SetRecvBuffer(now, 4096)
+	if c.rb.size < 61000 || c.cfg.RecvBufMax != 4096 {
+		t.Fatalf("size %d with text taken up to offset 61000", c.rb.size)
+	}
+	if err := c.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	h, b = data(5001, 60000) // fills the hole
+	c.Segment(now, h, b)
+	c.Receive(now, make([]byte, 1<<20))
+	for i := 0; i < 3; i++ { // use up what was promised
+		edge := c.rcv.adv
+		n := int(edge.Sub(c.rcv.nxt))
+		h, b = data(uint32(c.rcv.nxt), n)
+		c.Segment(now, h, b)
+		if c.rb.n != n {
+			t.Fatalf("took %d of the %d bytes promised", c.rb.n, n)
+		}
+		c.Receive(now, make([]byte, 1<<20))
+		if c.rcv.adv.LessThan(edge) {
+			t.Fatal("the advertised edge moved left")
+		}
+	}
+	if w := int(out.h.Window); c.rb.size != 4096 || w > 4096 {
+		t.Fatalf("size %d, window %d after the promise was used: want 4096", c.rb.size, w)
+	}
+}
