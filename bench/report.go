@@ -306,7 +306,7 @@ func renderReport(cfg config, rs resultSet, elapsed time.Duration) string {
 		if r.Target != nil {
 			tcell = r.Target.Text
 			sy := present(values(rs[c.ID]["synack"], r.Metric))
-			if haveRatio || r.Target.Abs && len(sy) > 0 {
+			if haveRatio || r.Target.Abs && avail("synack") && len(sy) > 0 {
 				syMed := median(sy)
 				if r.Target.Met(ratioMed, syMed) {
 					tcell += " ✓"
