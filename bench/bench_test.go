@@ -16,6 +16,7 @@ var toy = map[string]params{
 	"pingpong": {RoundTrips: 200},
 	"connrate": {Cycles: 50},
 	"idle":     {Pairs: 100},
+	"idledata": {Pairs: 100},
 	"many":     {Conns: 10, Bytes: 256 << 10, WriteSize: 128 << 10},
 }
 
@@ -25,6 +26,7 @@ var want = map[string][]string{
 	"pingpong": {"rt_per_s", "p50_us", "p99_us", "cpu_us_per_rt"},
 	"connrate": {"cycles_per_s", "cpu_us_per_cycle"},
 	"idle":     {"heap_per_pair_bytes", "max_pairs_8gib_est", "pairs"},
+	"idledata": {"heap_per_pair_bytes", "max_pairs_8gib_est", "pairs"},
 	"many":     {"total_s", "gbps", "cpu_s_per_gb"},
 }
 
@@ -42,7 +44,7 @@ func runToy(t *testing.T, stackName string, mtu int) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := p.(statsReporter); ok && name != "idle" {
+			if _, ok := p.(statsReporter); ok && name != "idle" && name != "idledata" {
 				if _, ok := res.Metrics["stat_retransmits"]; !ok {
 					t.Errorf("no stat_retransmits from a statsReporter: %v", res.Metrics)
 				}
@@ -140,4 +142,22 @@ func TestReport(t *testing.T) {
 		}
 	}
 	t.Log("\n" + md)
+}
+
+// The synack@base column sorts right after synack, and its workers run
+// the baseline binary with -stack=synack.
+func TestBaselineColumn(t *testing.T) {
+	if columnOf("synack") >= columnOf(baseStack) || columnOf(baseStack) >= columnOf("gvisor") {
+		t.Fatalf("columns synack %d, base %d, gvisor %d", columnOf("synack"), columnOf(baseStack), columnOf("gvisor"))
+	}
+	cfg := config{BaseExe: "/tmp/base"}
+	if exeFor("/self", cfg, baseStack) != "/tmp/base" || exeFor("/self", cfg, "synack") != "/self" {
+		t.Fatal("exeFor")
+	}
+	if _, err := buildBaseline(""); err == nil {
+		t.Fatal("no -baseline: no error")
+	}
+	if _, err := buildBaseline(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no bench module") {
+		t.Fatalf("a directory without bench/: %v", err)
+	}
 }

@@ -56,6 +56,7 @@ func casesFor(quick bool) []benchCase {
 	for _, n := range idle {
 		cs = append(cs, benchCase{ID: fmt.Sprintf("idle%dk", n/1000), Workload: "idle", MTU: defaultMTU, Params: params{Pairs: n}})
 	}
+	cs = append(cs, benchCase{ID: "idledata10k", Workload: "idledata", MTU: defaultMTU, Params: params{Pairs: 10_000}})
 	cs = append(cs, benchCase{ID: "many", Workload: "many", MTU: defaultMTU, Params: params{Conns: conns, Bytes: MiB, WriteSize: 128 << 10}})
 	return cs
 }
@@ -84,6 +85,7 @@ type config struct {
 
 	GvisorLink string
 	ProfileDir string
+	BaseExe    string // the bench binary built from -baseline, run as synack@base
 }
 
 func main() {
@@ -100,6 +102,7 @@ func main() {
 		timeout = flag.Duration("timeout", 0, "per-run time limit; the child is killed after it (default 5m, or 90s with -quick)")
 		gvLink  = flag.String("gvisor-link", gvisorLinkMode, "how gVisor's in-memory link hands packets over: queued (a delivery goroutine per direction), spin (queued, yielding before it parks, as link/pipe does) or inline (on the writer's goroutine)")
 		profile = flag.String("profile", "", "write a CPU profile of every run into this directory")
+		base    = flag.String("baseline", "", "another synack checkout `DIR` (a git worktree of an older commit): its bench binary runs as the stack synack@base, taking turns with the others")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -127,9 +130,18 @@ func main() {
 	}
 
 	for _, name := range splitList(*stacks) {
+		if name == baseStack {
+			st := stackStatus{Name: name, Avail: true}
+			var err error
+			if cfg.BaseExe, err = buildBaseline(*base); err != nil {
+				st.Avail, st.Why = false, err.Error()
+			}
+			cfg.Stacks = append(cfg.Stacks, st)
+			continue
+		}
 		f, ok := factories[name]
 		if !ok {
-			fatalf("unknown stack %q (have %s)", name, strings.Join(stackOrder, ", "))
+			fatalf("unknown stack %q (have %s, %s)", name, strings.Join(stackOrder, ", "), baseStack)
 		}
 		st := stackStatus{Name: name, Avail: true}
 		if p, err := f(defaultMTU); err != nil {
@@ -143,13 +155,13 @@ func main() {
 		fatalf("no stacks selected")
 	}
 	slices.SortStableFunc(cfg.Stacks, func(a, b stackStatus) int {
-		return slices.Index(stackOrder, a.Name) - slices.Index(stackOrder, b.Name)
+		return columnOf(a.Name) - columnOf(b.Name)
 	})
 
 	want := splitList(*only)
 	for _, w := range want {
 		if _, ok := workloads[w]; !ok {
-			fatalf("unknown workload %q (have bulk, pingpong, connrate, idle, many)", w)
+			fatalf("unknown workload %q (have bulk, pingpong, connrate, idle, idledata, many)", w)
 		}
 	}
 	for _, c := range casesFor(cfg.Quick) {
@@ -204,7 +216,7 @@ func runAll(exe string, cfg config) resultSet {
 				if cfg.ProfileDir != "" {
 					opts.CPUProfile = filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-%s-run%d.pprof", c.ID, st, run+1))
 				}
-				o := runChild(exe, c, st, opts)
+				o := runChild(exeFor(exe, cfg, st), c, st, opts)
 				rs[c.ID][st] = append(rs[c.ID][st], o)
 				logOutcome(c, st, run, cfg.Runs, o)
 			}
@@ -242,7 +254,7 @@ func runChild(exe string, c benchCase, st string, opts workerOpts) outcome {
 	// The child gives up a little before the parent kills it, so that it can
 	// still say why.
 	opts.Timeout = timeout - timeout/10
-	cmd := exec.CommandContext(ctx, exe, workerArgs(c.Workload, st, c.MTU, c.Params, opts)...)
+	cmd := exec.CommandContext(ctx, exe, workerArgs(c.Workload, strings.TrimSuffix(st, "@base"), c.MTU, c.Params, opts)...)
 	cmd.WaitDelay = 5 * time.Second
 	// If this process dies (Ctrl-C), the child dies with it. Pdeathsig
 	// follows the thread that forked, so keep this goroutine on it until the

@@ -32,9 +32,10 @@ var stackOrder = []string{"synack", "gvisor", "kernel"}
 
 // stackTitle is a stack's column heading.
 var stackTitle = map[string]string{
-	"synack": "synack",
-	"gvisor": "gVisor netstack",
-	"kernel": "Linux kernel (lo)",
+	"synack":  "synack",
+	"gvisor":  "gVisor netstack",
+	"kernel":  "Linux kernel (lo)",
+	baseStack: "synack@base",
 }
 
 // pairLimiter is implemented by a Pair that cannot hold an unbounded number

@@ -22,10 +22,12 @@ type rowSpec struct {
 	Target *target
 }
 
-// target is the issue's goal for the ratio synack/gVisor.
+// target is the issue's goal for the ratio synack/gVisor, or with Abs for
+// synack's own figure.
 type target struct {
 	Text string
 	Met  func(ratio, synack float64) bool
+	Abs  bool
 }
 
 func fixed(prec int) func(float64) string {
@@ -82,6 +84,10 @@ func bulkLabel(what string) func(benchCase) string {
 	}
 }
 
+// idleDataTarget is issue 10's: a pair after 100 B each way holds at most
+// 32 KiB.
+var idleDataTarget = &target{Text: "≤32 KiB", Met: func(_, s float64) bool { return s <= 32<<10 }, Abs: true}
+
 func idleLabel(c benchCase) string {
 	return fmt.Sprintf("Idle: heap bytes per pair @ %s pairs", thousands(c.Params.Pairs))
 }
@@ -103,6 +109,9 @@ var rows = []rowSpec{
 	{Cases: []string{"connrate"}, Metric: "cpu_us_per_cycle", Label: func(benchCase) string { return "Connect/accept/close: CPU µs per cycle" }, Format: fixed(1)},
 	{Cases: []string{"idle10k"}, Metric: "heap_per_pair_bytes", Label: idleLabel, Format: fixed(0), Target: heapTarget},
 	{Cases: []string{"idle100k"}, Metric: "heap_per_pair_bytes", Label: idleLabel, Format: fixed(0), Target: heapTarget},
+	{Cases: []string{"idledata10k"}, Metric: "heap_per_pair_bytes", Label: func(c benchCase) string {
+		return fmt.Sprintf("Idle after 100 B each way: heap bytes per pair @ %s pairs", thousands(c.Params.Pairs))
+	}, Format: fixed(0), Target: idleDataTarget},
 	{Cases: []string{"idle100k", "idle10k"}, Metric: "stack_per_pair_bytes", Label: func(c benchCase) string {
 		return fmt.Sprintf("Idle: goroutine stack bytes per pair @ %s pairs (not in heap figure)", thousands(c.Params.Pairs))
 	}, Format: fixed(0)},
@@ -188,6 +197,7 @@ func renderReport(cfg config, rs resultSet, elapsed time.Duration) string {
 		return slices.ContainsFunc(cfg.Stacks, func(s stackStatus) bool { return s.Name == name && s.Avail })
 	}
 	withRatio := selected("synack") && selected("gvisor")
+	withBase := selected("synack") && selected(baseStack)
 
 	mode := "full"
 	if cfg.Quick {
@@ -218,6 +228,10 @@ func renderReport(cfg config, rs resultSet, elapsed time.Duration) string {
 	}
 	if withRatio {
 		b.WriteString(" synack / gVisor" + fn.ref("Ratio: synack's run i over gVisor's run i, the two run next to each other in this invocation (the stack order flips each run); median [min–max] of those ratios.") + " |")
+		sep += "---:|"
+	}
+	if withBase {
+		b.WriteString(" synack / synack@base" + fn.ref("Before/after: synack's run i over synack@base's run i (the -baseline build), run next to each other; median [min–max] of those ratios.") + " |")
 		sep += "---:|"
 	}
 	b.WriteString(" Target (synack / gVisor) |\n")
@@ -280,32 +294,20 @@ func renderReport(cfg config, rs resultSet, elapsed time.Duration) string {
 		var ratioMed float64
 		haveRatio := false
 		if withRatio {
-			cell := "n/a"
-			sy := values(rs[c.ID]["synack"], r.Metric)
-			gv := values(rs[c.ID]["gvisor"], r.Metric)
-			var ratios []float64
-			if !avail("synack") || !avail("gvisor") {
-				sy, gv = nil, nil
-			}
-			for i := range min(len(sy), len(gv)) {
-				if sy[i] != nil && gv[i] != nil && *gv[i] != 0 {
-					ratios = append(ratios, *sy[i] / *gv[i])
-				}
-			}
-			if len(ratios) > 0 {
-				ratioMed, haveRatio = median(ratios), true
-				cell = fmt.Sprintf("%.2fx", ratioMed)
-				if len(ratios) > 1 {
-					cell += fmt.Sprintf(" [%.2f–%.2f]", slices.Min(ratios), slices.Max(ratios))
-				}
-			}
+			var cell string
+			cell, ratioMed, haveRatio = ratioCell(rs[c.ID], r.Metric, "synack", "gvisor", avail("synack") && avail("gvisor"))
+			fmt.Fprintf(&b, " %s |", cell)
+		}
+		if withBase {
+			cell, _, _ := ratioCell(rs[c.ID], r.Metric, "synack", baseStack, avail("synack") && avail(baseStack))
 			fmt.Fprintf(&b, " %s |", cell)
 		}
 		tcell := ""
 		if r.Target != nil {
 			tcell = r.Target.Text
-			if haveRatio {
-				syMed := median(present(values(rs[c.ID]["synack"], r.Metric)))
+			sy := present(values(rs[c.ID]["synack"], r.Metric))
+			if haveRatio || r.Target.Abs && avail("synack") && len(sy) > 0 {
+				syMed := median(sy)
 				if r.Target.Met(ratioMed, syMed) {
 					tcell += " ✓"
 				} else {
@@ -326,6 +328,29 @@ func renderReport(cfg config, rs resultSet, elapsed time.Duration) string {
 		"Heap per pair: growth of runtime.MemStats.HeapAlloc (after runtime.GC) while opening the pairs, divided by their number; both ends of every pair live in the process. " +
 		"Link for the userspace stacks: two stacks in one process joined by an in-memory, lossless link at the MTU given (1500 unless stated). See README.md.\n")
 	return b.String()
+}
+
+// ratioCell is the median [min–max] of a's run i over b's run i.
+func ratioCell(os map[string][]outcome, metric, a, b string, ok bool) (string, float64, bool) {
+	if !ok {
+		return "n/a", 0, false
+	}
+	va, vb := values(os[a], metric), values(os[b], metric)
+	var ratios []float64
+	for i := range min(len(va), len(vb)) {
+		if va[i] != nil && vb[i] != nil && *vb[i] != 0 {
+			ratios = append(ratios, *va[i] / *vb[i])
+		}
+	}
+	if len(ratios) == 0 {
+		return "n/a", 0, false
+	}
+	med := median(ratios)
+	cell := fmt.Sprintf("%.2fx", med)
+	if len(ratios) > 1 {
+		cell += fmt.Sprintf(" [%.2f–%.2f]", slices.Min(ratios), slices.Max(ratios))
+	}
+	return cell, med, true
 }
 
 func cpuModel() string {

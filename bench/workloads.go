@@ -43,6 +43,7 @@ var workloads = map[string]workloadFunc{
 	"pingpong": runPingPong,
 	"connrate": runConnRate,
 	"idle":     runIdle,
+	"idledata": runIdleData,
 	"many":     runMany,
 }
 
@@ -338,6 +339,37 @@ const maxHeap = 8 << 30
 // runtime.GC() then HeapAlloc before and after. Also estimates how many
 // pairs fit in 8 GiB of heap at that rate.
 func runIdle(ctx context.Context, p Pair, pr params) (*result, error) {
+	return idlePairs(ctx, p, pr, 0)
+}
+
+// idleExchange is the request and the reply of the idledata workload.
+const idleExchange = 100
+
+// runIdleData: as idle, but every pair, once open, moves 100 B each way
+// (the client writes, the server reads it and writes 100 B back, the
+// client reads them) before the heap is measured: what a connection
+// holds after a small request and reply (issue 10: target <= 32 KiB).
+func runIdleData(ctx context.Context, p Pair, pr params) (*result, error) {
+	return idlePairs(ctx, p, pr, idleExchange)
+}
+
+// exchange moves n bytes client -> server, then n back.
+func exchange(c, s net.Conn, n int) error {
+	buf := make([]byte, n)
+	if _, err := c.Write(buf); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(s, buf); err != nil {
+		return err
+	}
+	if _, err := s.Write(buf); err != nil {
+		return err
+	}
+	_, err := io.ReadFull(c, buf)
+	return err
+}
+
+func idlePairs(ctx context.Context, p Pair, pr params, exch int) (*result, error) {
 	r := newResult()
 	n := pr.Pairs
 	if lim, ok := p.(pairLimiter); ok && lim.MaxPairs() < n {
@@ -380,6 +412,11 @@ func runIdle(ctx context.Context, p Pair, pr params) (*result, error) {
 			return nil, fmt.Errorf("pair %d: %w", i, err)
 		}
 		conns = append(conns, c, s)
+		if exch > 0 {
+			if err := exchange(c, s, exch); err != nil {
+				return nil, fmt.Errorf("pair %d: exchange: %w", i, err)
+			}
+		}
 	}
 	open := time.Since(t0)
 	time.Sleep(100 * time.Millisecond) // let in-flight handshake work settle

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/synack-tcp/synack/link"
@@ -469,5 +470,35 @@ func (c *Conn) SetCork(on bool) error {
 	now := c.s.clk.Now()
 	c.tcb.SetCork(now, on)
 	c.afterLocked(now)
+	return nil
+}
+
+// SetReadBuffer sets the connection's receive buffer, the most the
+// window offers, to bytes (at least 4 KiB), as net.TCPConn.SetReadBuffer
+// (SO_RCVBUF) does; autotuning no longer grows it. The window scale is
+// fixed at the handshake from Config.TCP.RecvBufMax.
+func (c *Conn) SetReadBuffer(bytes int) error {
+	if bytes < 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.s.clk.Now()
+	c.tcb.SetRecvBuffer(now, bytes)
+	c.afterLocked(now)
+	return nil
+}
+
+// SetWriteBuffer sets the connection's send buffer to bytes (at least 4
+// KiB), as net.TCPConn.SetWriteBuffer (SO_SNDBUF) does; autotuning no
+// longer grows it.
+func (c *Conn) SetWriteBuffer(bytes int) error {
+	if bytes < 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tcb.SetSendBuffer(bytes)
+	c.afterLocked(c.s.clk.Now())
 	return nil
 }

@@ -186,6 +186,10 @@ func (s *Stack) openWith(local netip.Addr, port uint16, remote netip.AddrPort, o
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: syscall.EADDRINUSE}
 	}
 	id := tuple{netip.AddrPortFrom(local, port), remote}
+	if err := s.dialOverLimit(id); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
 	c := s.newConnWith(id, nil, o)
 	s.conns[id] = c
 	s.mu.Unlock()

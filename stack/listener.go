@@ -157,6 +157,9 @@ func (l *Listener) syn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 // synAbove is syn with the new connection's ISS at least *floor (a SYN that
 // reopens a connection in TIME-WAIT: RFC 9293 3.6.1, MAY-2).
 func (l *Listener) synAbove(now timeT, id tuple, h *wire.TCP, payload []byte, floor *seq.Value) {
+	if l.s.refuseOverLimit(id, h, payload) {
+		return
+	}
 	l.mu.Lock()
 	if l.closed || len(l.queue) >= l.backlog || (l.pending >= l.backlog && !l.cookies) {
 		l.mu.Unlock()

@@ -68,6 +68,15 @@ type Config struct {
 	// DefaultMaxOrphans, as Linux's tcp_max_orphans); past it the oldest
 	// is reset, counted in Stats.OrphanOverflow.
 	MaxOrphans int
+	// MemBudget bounds the bytes all connections' send and receive
+	// buffers hold, like Linux's tcp_mem: over it out-of-order data is
+	// pruned, data beyond the advertised window dropped, writers slowed to
+	// a chunk, and new connections refused with a reset. Default: an
+	// eighth of physical memory (1 GiB if unknown); negative: no limit.
+	// MemPressure is where pressure starts (default two thirds of the
+	// budget): autotuning stops growing buffers and receive windows open
+	// at most four segments. Stats().Mem has the figures.
+	MemBudget, MemPressure int64
 	// OnEvent, if set, sees every state transition of every connection
 	// and listener, in order for each. It runs synchronously, in the
 	// goroutine that caused the transition, with the lock of the
@@ -116,6 +125,7 @@ type Stats struct {
 	Orphans               atomic.Uint64 // closed by the application, still delivering (now)
 	OrphanOverflow        atomic.Uint64 // orphans reset at MaxOrphans
 	ICMP                  ICMPStats     // ICMP and ICMPv6 (icmp.go)
+	Mem                   tcp.MemStats  // buffer memory in use and what the budget did (MemBudget)
 }
 
 type tuple struct{ local, remote netip.AddrPort }
@@ -144,6 +154,7 @@ type Stack struct {
 	stats   Stats
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out     sync.Pool             // *batch
+	pool    *tcp.Pool             // buffer chunks, charged to MemBudget
 	gather  link.Gatherer         // ep, when it takes packets in pieces
 	answers *answerBudget         // stack-wide limit on answers to unacceptable segments
 
@@ -207,6 +218,7 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 	if cfg.AnswerLimit > 0 {
 		s.answers = &answerBudget{s: s, limit: uint32(cfg.AnswerLimit)}
 	}
+	s.pool = s.newPool()
 	s.timers.init(s)
 	s.tw.init(s)
 	s.gather, _ = ep.(link.Gatherer)
@@ -277,6 +289,7 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 		c.Answers = s.answers
 	}
 	c.IPv6 = v6
+	c.Pool = s.pool
 	return c
 }
 

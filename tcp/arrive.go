@@ -416,6 +416,9 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 	if ack.GreaterThan(c.sndHead) {
 		n := int(seq.Min(ack, dataEnd).Sub(c.sndHead))
 		c.sb.discard(n)
+		if c.sb.n == 0 {
+			c.sb.clear() // memory follows the data: an emptied send buffer holds nothing
+		}
 		c.sndHead = c.sndHead.Add(seq.Size(n))
 		c.stats.BytesAcked += uint64(n)
 	}
@@ -501,6 +504,9 @@ func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
 	whole := true
 	if room := c.rb.free() - off; len(p) > room {
 		p, whole = p[:max(room, 0)], false
+	}
+	if len(p) > 0 && c.cfg.Pool.level() == memOver {
+		p, whole = c.admitOverLimit(dataSeq, off, p, whole)
 	}
 	if len(p) == 0 {
 		c.ackNow = true

@@ -5,7 +5,9 @@ import "time"
 // Buffer autotuning: buffers start at Config.SendBuf and RecvBuf and grow
 // toward the bandwidth-delay product, up to SendBufMax and RecvBufMax.
 // Memory is spent only where a connection shows it needs it; an idle
-// connection still holds no buffer at all.
+// connection still holds no buffer at all. Growing a buffer raises its
+// capacity only: chunks are taken as bytes come (buf.go). Under memory
+// pressure nothing grows (bufmem.go).
 
 // rcvTune is the receive side's dynamic right-sizing state: how much the
 // application consumed over the current epoch of one minimum RTT.
@@ -41,7 +43,7 @@ func (c *TCB) tuneRecv(now time.Duration, n int) {
 	if rtt < time.Millisecond || now-c.tune.epochStart < rtt {
 		return
 	}
-	if target := 2 * c.tune.copied; target > c.rb.size {
+	if target := 2 * c.tune.copied; target > c.rb.size && c.growthAllowed() {
 		size := max(2*c.rb.size, target)
 		c.rb.grow(min(size, c.cfg.RecvBufMax))
 		c.stats.RecvBufGrowths++
@@ -56,7 +58,7 @@ func (c *TCB) growSend() {
 	if c.sb.size >= c.cfg.SendBufMax {
 		return
 	}
-	if int(c.snd.wnd) < c.sb.size || c.ccs.Cwnd < c.sb.size {
+	if int(c.snd.wnd) < c.sb.size || c.ccs.Cwnd < c.sb.size || !c.growthAllowed() {
 		return
 	}
 	c.sb.grow(min(2*c.sb.size, c.cfg.SendBufMax))

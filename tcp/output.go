@@ -289,11 +289,12 @@ func (c *TCB) transmit(h *wire.TCP, p1, p2 []byte) {
 	c.ecn.ect = false
 }
 
-// rcvWnd is the window we could offer now: the free receive buffer.
-func (c *TCB) rcvWnd() uint32 { return uint32(c.rb.free()) }
+// rcvWnd is the window we could offer now: the free receive buffer
+// (within the memory budget).
+func (c *TCB) rcvWnd() uint32 { return uint32(c.rcvSpace()) }
 
-// windowEdge is RCV.NXT plus the free receive buffer.
-func (c *TCB) windowEdge() seq.Value { return c.rcv.nxt.Add(seq.Size(c.rb.free())) }
+// windowEdge is RCV.NXT plus the free receive buffer (within the budget).
+func (c *TCB) windowEdge() seq.Value { return c.rcv.nxt.Add(seq.Size(c.rcvSpace())) }
 
 // advertisableEdge is windowEdge as far as the 16-bit window field (and our
 // scale) can express it.
@@ -302,7 +303,7 @@ func (c *TCB) advertisableEdge() seq.Value {
 	if !c.wsOK {
 		shift = 0
 	}
-	return c.rcv.nxt.Add(seq.Size(min(c.rb.free(), 0xffff<<shift)))
+	return c.rcv.nxt.Add(seq.Size(min(c.rcvSpace(), 0xffff<<shift)))
 }
 
 // swsThreshold is min(Fr * RCV.BUFF, Eff.snd.MSS) with Fr = 1/2 (3.8.6.2.2).

@@ -92,6 +92,9 @@ type Config struct {
 	AnswerInterval time.Duration
 	// Answers, if set, is a stack-wide budget for those ACKs (RFC 5961 7).
 	Answers AnswerBudget
+	// Pool supplies the buffers' chunks and holds the memory budget (the
+	// stack passes its own); nil: a package-wide pool with no budget.
+	Pool *Pool
 }
 
 func (c *Config) setDefaults() {
@@ -172,12 +175,12 @@ type TCB struct {
 	passive bool // SYN-RECEIVED came from a passive OPEN (MUST-11)
 	wsOK    bool // both sides offered window scaling
 
-	sb           ring          // send data: first byte has sequence number sndHead
+	sb           buf           // send data: first byte has sequence number sndHead
 	sndHead      seq.Value     // sequence number of sb's first byte
 	finQueued    bool          // user CLOSE: a FIN follows the data
 	finSent      bool          // FIN occupies sequence space at sndHead+len(sb)
 	finAcked     bool          // our FIN is acknowledged
-	rb           ring          // received data: readable bytes, then out-of-order ones
+	rb           buf           // received data: readable bytes, then out-of-order ones
 	ooo          reasm         // out-of-order spans beyond RCV.NXT
 	finRcvd      bool          // peer's FIN consumed (RCV.NXT past it)
 	finRcvdAt    seq.Value     // sequence number of a FIN that arrived out of order
@@ -276,8 +279,11 @@ type Stats struct {
 func New(cfg Config, out Sender, onChange func(from, to State, cause Cause)) *TCB {
 	cfg.setDefaults()
 	c := &TCB{cfg: cfg, out: out, onChange: onChange}
-	c.sb.init(cfg.SendBuf)
-	c.rb.init(cfg.RecvBuf)
+	if cfg.Pool == nil {
+		c.cfg.Pool = defaultPool
+	}
+	c.sb.init(cfg.SendBuf, c.cfg.Pool, cfg.MSS)
+	c.rb.init(cfg.RecvBuf, c.cfg.Pool, cfg.MSS)
 	c.rtt.init(&c.cfg)
 	var err error
 	if c.cc, err = NewCongestion(cfg.CongestionControl); err != nil {
@@ -342,8 +348,8 @@ func (c *TCB) setState(to State, cause Cause) {
 // the user may still read and the error.
 func (c *TCB) deleteTCB() {
 	c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt = 0, 0, 0, 0, 0
-	c.sb = ring{size: c.sb.size}
-	c.ooo = reasm{}
+	c.sb.drop()
+	c.dropOOO()
 	c.rack = nil
 	c.ackNow = false
 }
@@ -439,7 +445,7 @@ func (c *TCB) send(now time.Duration, p []byte, urgent bool) (int, error) {
 	if c.sb.free() < len(p) {
 		c.growSend()
 	}
-	n := c.sb.write(p)
+	n := c.sb.write(p[:min(len(p), c.sendSpace())])
 	if n > 0 && urgent {
 		c.markSendUrgent()
 	}
@@ -450,7 +456,7 @@ func (c *TCB) send(now time.Duration, p []byte, urgent bool) (int, error) {
 }
 
 // SendSpace is how many bytes Send would take now.
-func (c *TCB) SendSpace() int { return c.sb.free() }
+func (c *TCB) SendSpace() int { return c.sendSpace() }
 
 // Receive is the RECEIVE call: it copies received bytes into p. It returns
 // (0, nil) when nothing is there yet and (0, ErrEOF) once everything before
@@ -459,6 +465,7 @@ func (c *TCB) Receive(now time.Duration, p []byte) (int, error) {
 	if c.rb.n > 0 {
 		n := c.rb.read(c.urgentLimit(p))
 		c.urgentRead()
+		c.rcvDrained()
 		c.tuneRecv(now, n)
 		c.afterRead(now)
 		return n, nil
@@ -540,9 +547,15 @@ func (c *TCB) CloseRead(now time.Duration) bool {
 	c.readClosed = true
 	if c.rb.n > 0 && c.state != Closed {
 		c.rb.discard(c.rb.n)
+		c.rb.drop()
 		c.Abort(now)
 		return true
 	}
+	// Nobody reads again: the receive buffer goes (data arriving now
+	// resets the connection).
+	c.rb.drop()
+	c.ooo = reasm{}
+	c.finPending = false
 	if c.state == FinWait2 && c.timeWaitAt == 0 {
 		c.timeWaitAt = now + c.cfg.FinWait2Timeout
 	}
@@ -577,6 +590,7 @@ type Status struct {
 	Unacked              int // bytes sent and not acknowledged
 	SendQueued, RecvHeld int
 	SendBuf, RecvBuf     int // current sizes (autotuning grows them)
+	SendMem, RecvMem     int // bytes of buffer chunks held now
 	WindowScale          bool
 	Timestamps           bool
 	SACK                 bool
@@ -594,7 +608,7 @@ func (c *TCB) Status() Status {
 		SRTT: c.rtt.srtt, RTTVar: c.rtt.rttvar, RTO: c.rtt.rto,
 		Cwnd: c.ccs.Cwnd, Ssthresh: c.ccs.Ssthresh,
 		Unacked: int(c.snd.max.Sub(c.snd.una)), SendQueued: c.sb.n, RecvHeld: c.rb.n,
-		SendBuf: c.sb.size, RecvBuf: c.rb.size,
+		SendBuf: c.sb.size, RecvBuf: c.rb.size, SendMem: c.sb.held(), RecvMem: c.rb.held(),
 		WindowScale: c.wsOK, SndShift: c.snd.shift, RcvShift: c.rcv.shift, Timestamps: c.ts.ok,
 		Retransmitting: c.retrans >= c.cfg.R1, Stats: c.statsNow(), SACK: c.sackOK,
 		ECN: c.ecn.ok,

@@ -77,11 +77,7 @@ func (c *TCB) TakeTimeWait() *TimeWaitRecord {
 		return nil
 	}
 	c.tw = nil
-	c.rtoAt, c.persistAt, c.delackAt, c.timeWaitAt, c.keepaliveAt = 0, 0, 0, 0, 0
-	c.sb = ring{size: c.sb.size}
-	c.ooo = reasm{}
-	c.rack = nil
-	c.ackNow = false
+	c.deleteTCB() // timers, send buffer, out-of-order data: all but the unread bytes
 	c.onChange = nil // the record's owner reports TIME-WAIT -> CLOSED
 	return t
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synack-tcp/synack/internal/simharness"
 	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/link/tun"
 	"github.com/synack-tcp/synack/stack"
@@ -39,6 +40,8 @@ type tunOptions struct {
 	verbose  bool
 	json     bool
 	ecn      bool
+	rcvbuf   int          // --rcvbuf: every connection's receive buffer (0: autotuned)
+	sndbuf   int          // --sndbuf
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
 }
@@ -54,6 +57,8 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.verbose, "v", false, "print every state transition (as synack demo does)")
 	fs.BoolVar(&o.json, "json", false, "print every state transition as a JSON object (the fields of synack demo --json)")
 	fs.BoolVar(&o.ecn, "ecn", false, "negotiate explicit congestion notification (RFC 3168) with the peer")
+	simharness.SizeVar(fs, &o.rcvbuf, "rcvbuf", "every connection's receive buffer `SIZE` (like 64KiB; the window offers at most this, no autotuning; default: autotuned up to 4MiB)")
+	simharness.SizeVar(fs, &o.sndbuf, "sndbuf", "every connection's send buffer `SIZE` (like 64KiB; no autotuning; default: autotuned up to 4MiB)")
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
@@ -69,6 +74,10 @@ func (o *tunOptions) check() error {
 		return fmt.Errorf("--tun %q: want an interface name of 1 to 15 characters without '/', ':' or spaces", o.name)
 	case o.msl <= 0 || o.msl > time.Hour:
 		return fmt.Errorf("invalid value %v for --msl: want more than 0, at most 1h", o.msl)
+	case o.rcvbuf != 0 && (o.rcvbuf < 4<<10 || o.rcvbuf > 1<<30):
+		return fmt.Errorf("invalid value %d for --rcvbuf: want 4KiB to 1GiB", o.rcvbuf)
+	case o.sndbuf != 0 && (o.sndbuf < 4<<10 || o.sndbuf > 1<<30):
+		return fmt.Errorf("invalid value %d for --sndbuf: want 4KiB to 1GiB", o.sndbuf)
 	}
 	var err error
 	if o.addr, err = netip.ParseAddr(o.addrS); err != nil {
@@ -125,9 +134,10 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 		return nil, tunError(cmd, o.netns, err)
 	}
 	st, err := stack.New(ep, stack.Config{
-		Addrs:   []netip.Addr{o.addr},
-		TCP:     tcp.Config{MSL: o.msl, WindowScale: true},
-		ECN:     o.ecn,
+		Addrs: []netip.Addr{o.addr},
+		TCP: tcp.Config{MSL: o.msl, WindowScale: true, RecvBuf: o.rcvbuf, RecvBufMax: o.rcvbuf,
+			SendBuf: o.sndbuf, SendBufMax: o.sndbuf},
+		ECN: o.ecn,
 		OnEvent: onEvent,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package simharness
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"strconv"
@@ -330,6 +331,10 @@ func (f sizeValue) String() string {
 }
 
 func (f sizeValue) Set(v string) (err error) { *f.p, err = ParseSize(v); return }
+
+// SizeVar defines a byte-count flag that reads 1500, 64KiB or 16MiB, as
+// soak's size flags do.
+func SizeVar(fs *flag.FlagSet, p *int, name, usage string) { fs.Var(sizeValue{p}, name, usage) }
 
 type intValue struct {
 	p      *int

@@ -11,8 +11,8 @@ import (
 // GridSpec derives a whole spec from a seed: the faults in each direction
 // (loss 0-30%, bursts, duplication, reordering, corruption, jitter, delay
 // spikes, bandwidth and queue limits, flaps and partitions), the round
-// trip (1-200 ms), the MTU, MSS and buffer sizes, which options are
-// offered, IPv4 or IPv6, the transfer sizes, the close and the reader.
+// trip (1-200 ms), the MTU, MSS and buffer sizes, a memory budget
+// (sometimes tight), which options are offered, IPv4 or IPv6, the transfer sizes, the close and the reader.
 // "synack soak --grid" runs these; the spec's own flags replay one.
 func GridSpec(seed int64) Spec {
 	g := rand.New(rand.NewPCG(uint64(seed), 0x67726964)) // "grid": independent of the link's streams
@@ -110,6 +110,12 @@ func GridSpec(seed int64) Spec {
 	}
 	s.ClientBytes, s.ServerBytes = size(), size()
 	s.MSL = []time.Duration{time.Second, time.Second, 5 * time.Second}[g.IntN(3)]
+	// Memory pressure, drawn last so the draws above stay as they were: a
+	// budget below what the buffers would hold prunes, holds windows small
+	// and slows writers; the transfer must still be byte-exact.
+	if chance(0.15) {
+		s.MemBudget = []int{24 << 10, 64 << 10, 256 << 10, 1 << 20}[g.IntN(4)]
+	}
 	return s
 }
 

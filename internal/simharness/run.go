@@ -219,14 +219,14 @@ func (r *runner) setup() error {
 	var err error
 	r.cs, err = stack.New(&tap{r: r, ep: r.ea, dir: sim.AtoB}, stack.Config{
 		Addrs: []netip.Addr{ca}, Clock: r.clk, TCP: tc,
-		Secret: SeedSecret(s.Seed, "client"), OnEvent: r.onEvent("client"),
+		Secret: SeedSecret(s.Seed, "client"), OnEvent: r.onEvent("client"), MemBudget: int64(s.MemBudget),
 		NoWindowScale: s.NoWindowScale, NoTimestamps: s.NoTimestamps, NoSACK: s.NoSACK})
 	if err != nil {
 		return err
 	}
 	r.ss, err = stack.New(&tap{r: r, ep: r.eb, dir: sim.BtoA}, stack.Config{
 		Addrs: []netip.Addr{sa}, Clock: r.clk, TCP: tc,
-		Secret: SeedSecret(s.Seed, "server"), OnEvent: r.onEvent("server"),
+		Secret: SeedSecret(s.Seed, "server"), OnEvent: r.onEvent("server"), MemBudget: int64(s.MemBudget),
 		NoWindowScale: s.NoWindowScale, NoTimestamps: s.NoTimestamps, NoSACK: s.NoSACK})
 	if err != nil {
 		return err
@@ -473,6 +473,12 @@ func (r *runner) checkCompleted() {
 			return
 		case l.visited&(1<<tcp.FinWait1|1<<tcp.LastAck) == 0 || l.visited&(1<<tcp.CloseWait|1<<tcp.Closing|1<<tcp.TimeWait) == 0:
 			r.failf("%s ended without FINs both ways (visited %s)", name, states(l.visited))
+			return
+		}
+	}
+	for i, st := range [...]*stack.Stack{r.cs, r.ss} { // memory follows the data: all of it comes back
+		if m := st.Stats().Mem.InUse.Load(); m != 0 {
+			r.failf("%s holds %d bytes of buffer memory with every connection closed", [...]string{"client", "server"}[i], m)
 			return
 		}
 	}

@@ -60,6 +60,11 @@ type Spec struct {
 	// Autotuning grows the buffers up to these; 0: the stack's default
 	// (tcp.DefaultBufMax); equal to the buffer (or less): no growth.
 	SendBufMax, RecvBufMax int
+	// MemBudget is each stack's buffer memory budget (stack.Config's
+	// MemBudget; 0: the stack's default). A tight one puts the stacks under
+	// memory pressure and over the limit: pruned out-of-order data, windows
+	// held small, writers slowed.
+	MemBudget int
 	// Options both stacks leave out of their SYNs (stack.Config's fields
 	// of the same names): RFC 7323 window scaling and timestamps, RFC
 	// 2018 SACK.
@@ -166,6 +171,7 @@ func (s *Spec) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(sizeValue{&s.RecvBuf}, "rcvbuf", "receive buffer per connection (0: stack default)")
 	fs.Var(sizeValue{&s.SendBufMax}, "sndbuf-max", "autotuning grows the send buffer up to this (0: stack default; --sndbuf or less: fixed)")
 	fs.Var(sizeValue{&s.RecvBufMax}, "rcvbuf-max", "autotuning grows the receive buffer up to this (0: stack default)")
+	fs.Var(sizeValue{&s.MemBudget}, "mem-budget", "each stack's buffer memory budget (64KiB: pressure and the limit at work; 0: stack default)")
 	fs.BoolVar(&s.NoWindowScale, "no-wscale", s.NoWindowScale, "do not offer window scaling (RFC 7323)")
 	fs.BoolVar(&s.NoTimestamps, "no-timestamps", s.NoTimestamps, "do not offer timestamps (RFC 7323)")
 	fs.BoolVar(&s.NoSACK, "no-sack", s.NoSACK, "do not offer selective acknowledgments (RFC 2018)")
@@ -234,6 +240,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("invalid value %v for --msl: want a positive duration such as 1s", s.MSL)
 	case s.Limit < 0:
 		return fmt.Errorf("invalid value %v for --limit: want a positive duration such as 6h", s.Limit)
+	case s.MemBudget < 0 || s.MemBudget > 1<<40:
+		return fmt.Errorf("invalid value %d for --mem-budget: want 0 (no limit) to 1TiB", s.MemBudget)
 	case min(s.SendBuf, s.RecvBuf, s.SendBufMax, s.RecvBufMax) < 0 || max(s.SendBuf, s.RecvBuf, s.SendBufMax, s.RecvBufMax) > 1<<30:
 		return fmt.Errorf("invalid buffer size for --sndbuf, --rcvbuf, --sndbuf-max or --rcvbuf-max: want 0 to 1GiB")
 	case (s.ReadChunk > 0) != (s.ReadEvery > 0):
