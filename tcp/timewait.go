@@ -77,7 +77,7 @@ func (c *TCB) TakeTimeWait() *TimeWaitRecord {
 		return nil
 	}
 	c.tw = nil
-	c.deleteTCB() // timers, send buffer, out-of-order data: all but the unread bytes
+	c.deleteTCB()    // timers, send buffer, out-of-order data: all but the unread bytes
 	c.onChange = nil // the record's owner reports TIME-WAIT -> CLOSED
 	return t
 }

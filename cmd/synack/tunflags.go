@@ -137,7 +137,7 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 		Addrs: []netip.Addr{o.addr},
 		TCP: tcp.Config{MSL: o.msl, WindowScale: true, RecvBuf: o.rcvbuf, RecvBufMax: o.rcvbuf,
 			SendBuf: o.sndbuf, SendBufMax: o.sndbuf},
-		ECN: o.ecn,
+		ECN:     o.ecn,
 		OnEvent: onEvent,
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ func TestBufferFlagsBad(t *testing.T) {
 	badFlags(t, map[string][]string{
 		"invalid value 100 for --rcvbuf: want 4KiB to 1GiB": {"serve", "--rcvbuf", "100"},
 		"invalid value 2147483648 for --sndbuf":             {"nc", "--sndbuf", "2GiB", "-l", "5000"},
-		`invalid value "lots"`:            {"serve", "--rcvbuf", "lots"},
+		`invalid value "lots"`:                              {"serve", "--rcvbuf", "lots"},
 	})
 }
 
