@@ -98,6 +98,7 @@ type Stack struct {
 	timers  timerHeap
 	stats   Stats
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
+	hooks   eventHooks            // AddEventHook's listeners
 	out     sync.Pool             // *batch
 	gather  link.Gatherer         // ep, when it takes packets in pieces
 }
@@ -252,8 +253,12 @@ func (s *Stack) NumConns() int {
 }
 
 func (s *Stack) emit(id tuple, from, to tcp.State, cause tcp.Cause) {
-	if f := s.cfg.OnEvent; f != nil {
-		f(Event{Time: s.clk.Now(), Local: id.local, Remote: id.remote, From: from, To: to, Cause: cause})
+	if f := s.cfg.OnEvent; f != nil || s.hooks.any() {
+		e := Event{Time: s.clk.Now(), Local: id.local, Remote: id.remote, From: from, To: to, Cause: cause}
+		if f != nil {
+			f(e)
+		}
+		s.hooks.run(e)
 	}
 }
 
