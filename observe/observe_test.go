@@ -64,8 +64,8 @@ func newRig(t testing.TB, opts Options) *rig {
 	}()
 	r.web = httptest.NewServer(r.obs.Handler())
 	t.Cleanup(func() {
+		r.obs.Close() // ends the /events streams, which web.Close waits for
 		r.web.Close()
-		r.obs.Close()
 		c.Close()
 		s.Close()
 	})

@@ -36,11 +36,11 @@ const EDGES = [
   { f: "LISTEN", t: "SYN-SENT", l: "SEND / snd SYN", d: "M555,160 C650,165 720,195 725,245", lx: 650, ly: 152, a: "start" },
   { f: "SYN-RECEIVED", t: "LISTEN", l: "rcv RST", d: "M245,245 C290,205 350,185 405,172", lx: 320, ly: 214, a: "start", extra: true },
   { f: "SYN-SENT", t: "SYN-RECEIVED", l: "rcv SYN / snd ACK", d: "M695,270 L265,270", lx: 480, ly: 262, a: "middle" },
-  { f: "SYN-SENT", t: "ESTABLISHED", l: "rcv SYN,ACK / snd ACK", d: "M745,295 C745,355 650,380 555,380", lx: 700, ly: 352, a: "start" },
-  { f: "SYN-RECEIVED", t: "ESTABLISHED", l: "rcv ACK of SYN", d: "M225,295 C225,355 320,380 405,380", lx: 260, ly: 352, a: "end" },
+  { f: "SYN-SENT", t: "ESTABLISHED", l: "rcv SYN,ACK / snd ACK", d: "M745,295 C745,355 650,380 555,380", lx: 735, ly: 405, a: "end" },
+  { f: "SYN-RECEIVED", t: "ESTABLISHED", l: "rcv ACK of SYN", d: "M225,295 C225,355 320,380 405,380", lx: 225, ly: 405, a: "start" },
   { f: "SYN-RECEIVED", t: "FIN-WAIT-1", l: "CLOSE / snd FIN", d: "M150,295 L150,475", lx: 142, ly: 390, a: "end" },
-  { f: "ESTABLISHED", t: "FIN-WAIT-1", l: "CLOSE / snd FIN", d: "M425,405 C410,455 320,485 265,492", lx: 395, ly: 470, a: "start" },
-  { f: "ESTABLISHED", t: "CLOSE-WAIT", l: "rcv FIN / snd ACK", d: "M535,405 C550,455 640,485 695,492", lx: 565, ly: 470, a: "end" },
+  { f: "ESTABLISHED", t: "FIN-WAIT-1", l: "CLOSE / snd FIN", d: "M425,405 C410,455 320,485 265,492", lx: 372, ly: 448, a: "end" },
+  { f: "ESTABLISHED", t: "CLOSE-WAIT", l: "rcv FIN / snd ACK", d: "M535,405 C550,455 640,485 695,492", lx: 588, ly: 448, a: "start" },
   { f: "FIN-WAIT-1", t: "FIN-WAIT-2", l: "rcv ACK of FIN", d: "M140,525 L112,625", lx: 118, ly: 578, a: "end" },
   { f: "FIN-WAIT-1", t: "CLOSING", l: "rcv FIN / snd ACK", d: "M225,525 L305,625", lx: 270, ly: 568, a: "start" },
   { f: "FIN-WAIT-1", t: "TIME-WAIT", l: "rcv FIN,ACK of FIN", d: "M265,512 C470,530 480,720 415,770", lx: 445, ly: 600, a: "start", extra: true },
@@ -72,7 +72,7 @@ function drawDiagram() {
   const svg = $("#diagram");
   const defs = el("defs", {}, svg);
   for (const [id, cls] of [["arrow", ""], ["arrow-extra", ""], ["arrow-path", ""]]) {
-    const m = el("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse", class: cls }, defs);
+    const m = el("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 10, markerHeight: 10, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse", class: cls }, defs);
     el("path", { d: "M0,0 L10,5 L0,10 z" }, m);
   }
   const edges = el("g", {}, svg);
@@ -229,18 +229,24 @@ $("#conns tbody").addEventListener("click", ev => {
   refreshPath();
 });
 
-let pathPending = false;
+// One request at a time; a selection made meanwhile is fetched after it.
+let pathBusy = false, pathAgain = false;
 async function refreshPath() {
-  if (pathPending) return;
-  pathPending = true;
+  if (pathBusy) { pathAgain = true; return; }
+  pathBusy = true;
   try {
-    const r = await fetch("conns?id=" + state.selected);
-    if (!r.ok) { showPath(null); return; }
-    showPath(await r.json());
-  } catch (e) {
-    showPath(null);
+    do {
+      pathAgain = false;
+      const id = state.selected;
+      let c = null;
+      try {
+        const r = await fetch("conns?id=" + id);
+        if (r.ok) c = await r.json();
+      } catch (e) { /* the server went away: the stream says so */ }
+      if (id === state.selected) showPath(c);
+    } while (pathAgain);
   } finally {
-    pathPending = false;
+    pathBusy = false;
   }
 }
 
@@ -278,7 +284,7 @@ function sample(s) {
   const open = s.conns.length + (s.more || 0);
   push("connections and listeners", "level", "all", open, t);
   push("transitions", "count", "all", s.events, t);
-  push("events dropped (slow pages)", "count", "all", s.dropped, t);
+  push("events dropped", "count", "all", s.dropped, t);
   for (const ep of s.endpoints) {
     for (const st of ep.stats || []) push(st.name, st.gauge ? "level" : "count", ep.name, st.value, t);
   }
