@@ -510,3 +510,6 @@ func (t *track) snapshot(now time.Duration, path bool) ConnSnapshot {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Interval is how often the page gets a snapshot.
+func (o *Observer) Interval() time.Duration { return o.opts.Interval }

@@ -34,6 +34,10 @@ type demoOptions struct {
 	seed     int64
 	pcap     string
 	msl      time.Duration
+	ui       string                           // --ui: replay on the observe page
+	speed    float64                          // --speed: virtual seconds per real second
+	uiExit   bool                             // --ui-exit: exit after the replay
+	capture  func(name string, e stack.Event) // sees every event (the replay's source)
 }
 
 // lossValue parses "0.05" or "5%".
@@ -74,6 +78,9 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulation (same flags, same output)")
 	fs.StringVar(&o.pcap, "pcap", "", "write the client's packets to this pcap file")
 	fs.DurationVar(&o.msl, "msl", 2*time.Minute, "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
+	fs.StringVar(&o.ui, "ui", "", "then replay the transitions on a live page at host address `ADDR` (e.g. 127.0.0.1:8088) and serve it until Ctrl-C")
+	fs.Float64Var(&o.speed, "speed", 0.01, "with --ui: virtual time runs at this many times real time (idle gaps are cut to 3s)")
+	fs.BoolVar(&o.uiExit, "ui-exit", false, "with --ui: exit when the replay ends instead of serving on")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: synack demo [flags]")
 		fmt.Fprintln(stderr, "Runs two stacks in one process over a simulated link under a virtual clock,")
@@ -95,6 +102,8 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 		return bad("--delay must be between 0 and 1m")
 	case o.msl <= 0 || o.msl > time.Hour:
 		return bad("--msl must be positive and at most 1h")
+	case !(o.speed > 0 && o.speed <= 1e6):
+		return bad("--speed must be above 0 and at most 1e6")
 	}
 	return o, nil
 }
@@ -116,6 +125,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	page, err := newDemoPage(&o)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	res, err := simulate(o, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "synack demo: %v\n", err)
@@ -124,6 +138,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if !o.json {
 		res.print(stdout)
 	}
+	page.replay(o, stderr)
 	if !res.ok() {
 		return 1
 	}
@@ -196,6 +211,9 @@ func simulate(o demoOptions, stdout io.Writer) (*result, error) {
 		return func(e stack.Event) {
 			r := newRow(name, e)
 			res.rows = append(res.rows, r)
+			if o.capture != nil {
+				o.capture(name, e)
+			}
 			if o.json {
 				enc.Encode(r)
 			}

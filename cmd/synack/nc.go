@@ -115,6 +115,7 @@ func nc(ctx context.Context, o ncOptions, stdin io.Reader, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	defer o.tun.closeExtras() // --ui, --pcap: after the stack closes
 	defer st.Close()
 	c, err := ncConnect(ctx, st, o, stderr)
 	if err != nil {

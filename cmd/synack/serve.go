@@ -122,6 +122,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	defer o.tun.closeExtras() // --ui, --pcap: after shutdown closes the stack
 	s := &server{st: st, log: evl, stderr: stderr, conns: map[net.Conn]struct{}{}}
 	var what []string
 	fail := make(chan error, 3)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synack-tcp/synack/clock"
 	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/link/tun"
 	"github.com/synack-tcp/synack/stack"
@@ -39,6 +40,10 @@ type tunOptions struct {
 	json     bool
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
+	ui       string       // --ui: serve the observe page on this host address
+	pcap     string       // --pcap: capture the device's packets
+	out      io.Writer    // the flag set's output (stderr), for the page's address
+	extras   []func()     // what open started beside the stack; closeExtras ends it
 }
 
 func (o *tunOptions) register(fs *flag.FlagSet) {
@@ -50,6 +55,9 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.msl, "msl", 2*time.Minute, "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
 	fs.BoolVar(&o.verbose, "v", false, "print every state transition (as synack demo does)")
 	fs.BoolVar(&o.json, "json", false, "print every state transition as a JSON object (the fields of synack demo --json)")
+	fs.StringVar(&o.ui, "ui", "", "serve a live page of the state machine, connections and counters on host address `ADDR` (e.g. 127.0.0.1:8088), with /conns, /events and /metrics")
+	fs.StringVar(&o.pcap, "pcap", "", "write every packet on the TUN device to `FILE` (pcap, LINKTYPE_RAW; tshark -r FILE reads it)")
+	o.out = fs.Output()
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
@@ -111,19 +119,32 @@ var openTUN = func(cfg tun.Config) (link.Endpoint, error) { return tun.Open(cfg)
 // open creates the TUN device and a stack on it. The error is one line for
 // the user, prefixed with cmd ("synack serve").
 func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, error) {
+	uiLn, err := o.listenUI(cmd) // before anything starts: a bad --ui is one line
+	if err != nil {
+		return nil, err
+	}
 	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns})
 	if err != nil {
+		o.closeExtras()
 		return nil, tunError(cmd, o.netns, err)
+	}
+	clk := clock.NewReal()
+	if ep, err = o.capture(cmd, ep, clk); err != nil {
+		o.closeExtras()
+		return nil, err
 	}
 	st, err := stack.New(ep, stack.Config{
 		Addrs:   []netip.Addr{o.addr},
+		Clock:   clk,
 		TCP:     tcp.Config{MSL: o.msl, WindowScale: true},
 		OnEvent: onEvent,
 	})
 	if err != nil {
 		ep.Close()
+		o.closeExtras()
 		return nil, fmt.Errorf("%s: %v", cmd, err)
 	}
+	o.serveUI(cmd, uiLn, st)
 	return st, nil
 }
 
