@@ -100,6 +100,7 @@ func main() {
 		timeout = flag.Duration("timeout", 0, "per-run time limit; the child is killed after it (default 5m, or 90s with -quick)")
 		gvLink  = flag.String("gvisor-link", gvisorLinkMode, "how gVisor's in-memory link hands packets over: queued (a delivery goroutine per direction), spin (queued, yielding before it parks, as link/pipe does) or inline (on the writer's goroutine)")
 		profile = flag.String("profile", "", "write a CPU profile of every run into this directory")
+		observe = flag.Bool("observe", false, "attach the observe page to the synack stacks, with a client reading its /events stream as a browser would")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -107,6 +108,7 @@ func main() {
 	}
 	cfg := config{Quick: *quick, Runs: *runs, Timeout: *timeout, Out: *out, ProfileDir: *profile}
 	gvisorLinkMode = *gvLink
+	observeMode = *observe
 	cfg.GvisorLink = *gvLink
 	if *profile != "" {
 		if err := os.MkdirAll(*profile, 0o755); err != nil {
