@@ -134,7 +134,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Errorf("the table %q lacks the held connection %s", table, local)
 	}
 
-	if err := screenshotTo(ctx, r, held); err != nil {
+	if err := screenshotTo(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,7 +185,7 @@ func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 // screenshotTo writes a screenshot of the page with live connections to
 // $SYNACK_OBSERVE_SCREENSHOT (docs/observe.png is made so), after
 // setting up connections in several states and some traffic.
-func screenshotTo(ctx context.Context, r *rig, _ net.Conn) error {
+func screenshotTo(ctx context.Context, r *rig) error {
 	out := os.Getenv("SYNACK_OBSERVE_SCREENSHOT")
 	if out == "" {
 		return nil

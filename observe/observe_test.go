@@ -330,8 +330,11 @@ func TestConnsJSON(t *testing.T) {
 			found = &s.Conns[i]
 		}
 	}
-	if found == nil || found.Status == nil || found.Status.MSS != 1448 /* 1460 less 12 of timestamps */ || !strings.Contains(found.Status.Options, "sack") {
-		t.Fatalf("no client ESTABLISHED connection with its status in %+v (%+v)", s.Conns, found.Status)
+	if found == nil || found.Status == nil {
+		t.Fatalf("no client ESTABLISHED connection with its status in %+v", s.Conns)
+	}
+	if st := found.Status; st.MSS != 1448 /* 1460 less 12 of timestamps */ || !strings.Contains(st.Options, "sack") || st.BytesOut != 4 || st.BytesIn != 4 {
+		t.Fatalf("status %+v: want MSS 1448, SACK, 4 bytes each way", st)
 	}
 	var one ConnSnapshot
 	get(t, r.web.URL+"/conns?id="+jsonNum(found.ID), &one)
