@@ -146,7 +146,7 @@ func (o *Observer) Attach(name string, st *stack.Stack) (detach func()) {
 	ep := o.endpointLocked(name)
 	ep.st = st
 	o.mu.Unlock()
-	ep.remove = st.AddEventHook(func(e stack.Event) { o.Record(name, e) })
+	remove := st.AddEventHook(func(e stack.Event) { o.Record(name, e) })
 	// Seed what existed before the hook; events since then have already
 	// made their own tracks, which win.
 	now := st.Clock().Now()
@@ -163,6 +163,7 @@ func (o *Observer) Attach(name string, st *stack.Stack) (detach func()) {
 		seeds = append(seeds, seed{connKey{name, c.LocalAddrPort(), c.RemoteAddrPort()}, c.State()})
 	}
 	o.mu.Lock()
+	ep.remove = remove
 	for _, sd := range seeds {
 		if _, ok := o.conns[sd.k]; !ok && sd.s != tcp.Closed {
 			o.nextID++
@@ -171,10 +172,10 @@ func (o *Observer) Attach(name string, st *stack.Stack) (detach func()) {
 	}
 	o.mu.Unlock()
 	return func() {
-		ep.remove()
+		remove()
 		o.mu.Lock()
 		defer o.mu.Unlock()
-		ep.st = nil
+		ep.st, ep.remove = nil, nil
 		for k := range o.conns {
 			if k.ep == name {
 				delete(o.conns, k)
@@ -265,16 +266,19 @@ func (o *Observer) Dropped() uint64 { return o.dropped.Load() }
 // Close detaches every stack and ends every /events stream.
 func (o *Observer) Close() {
 	o.mu.Lock()
-	eps := append([]*endpoint(nil), o.eps...)
+	var removes []func()
+	for _, ep := range o.eps {
+		if ep.remove != nil {
+			removes = append(removes, ep.remove)
+		}
+	}
 	for s := range o.subs {
 		s.closeLocked()
 		delete(o.subs, s)
 	}
 	o.mu.Unlock()
-	for _, ep := range eps {
-		if ep.remove != nil {
-			ep.remove()
-		}
+	for _, r := range removes {
+		r()
 	}
 }
 
@@ -422,7 +426,15 @@ func (o *Observer) Snapshot(limit int) Snapshot {
 		snap.Endpoints = append(snap.Endpoints, es)
 	}
 	ts := make([]*track, 0, len(o.conns))
-	for _, t := range o.conns {
+	for k, t := range o.conns {
+		// A connection seeded by Attach that closed before it was seeded
+		// never gets its CLOSED: the stack no longer has it.
+		if _, live := l.now[k.ep]; live && len(t.path) == 0 && k.remote.IsValid() {
+			if _, ok := l.status[k]; !ok {
+				delete(o.conns, k)
+				continue
+			}
+		}
 		ts = append(ts, t)
 	}
 	sort.Slice(ts, func(i, j int) bool {
