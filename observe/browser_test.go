@@ -153,6 +153,18 @@ func TestPageInBrowser(t *testing.T) {
 		return reflect.DeepEqual(m, truth)
 	})
 	t.Logf("after the close the page shows %v; Stack.Conns() and the listeners: %v", got, truth)
+	// With nothing left at all, the page still reads its snapshots: the
+	// table empties and every count is 0.
+	r.ln.Close()
+	waitPage(t, ctx, "with the listener closed", func(m map[string]int) bool {
+		for _, v := range m {
+			if v != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	pollText(t, ctx, "#conncount", "0 connections, 0 listeners")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {

@@ -411,7 +411,10 @@ func (o *Observer) Snapshot(limit int) Snapshot {
 	l := o.readStacks()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	snap := Snapshot{Events: o.events.Load(), Dropped: o.dropped.Load(), Clients: len(o.subs)}
+	snap := Snapshot{
+		Endpoints: []EndpointSnapshot{}, Conns: []ConnSnapshot{}, Edges: []EdgeCount{}, // [] in JSON, not null
+		Events: o.events.Load(), Dropped: o.dropped.Load(), Clients: len(o.subs),
+	}
 	now := map[string]time.Duration{}
 	for _, ep := range o.eps {
 		t, ok := l.now[ep.name]

@@ -185,6 +185,20 @@ func TestAttachSeesExistingConns(t *testing.T) {
 	}
 }
 
+// An observer with nothing to show still answers arrays, which the page
+// iterates over.
+func TestEmptySnapshotJSON(t *testing.T) {
+	b, err := json.Marshal(New(Options{}).Snapshot(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"endpoints":[]`, `"conns":[]`, `"edges":[]`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+}
+
 func TestHistoryBounded(t *testing.T) {
 	o := New(Options{History: 4, Closed: 2})
 	local, remote := netip.MustParseAddrPort("10.0.0.1:1"), netip.MustParseAddrPort("10.0.0.2:2")

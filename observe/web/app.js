@@ -154,6 +154,9 @@ function onTransition(tr) {
 function onSnapshot(s) {
   state.lastSnap = s;
   const counts = {}, by = {};
+  s.endpoints = s.endpoints || [];
+  s.conns = s.conns || [];
+  s.edges = s.edges || [];
   for (const ep of s.endpoints) {
     by[ep.name] = ep.states;
     for (const [k, v] of Object.entries(ep.states)) counts[k] = (counts[k] || 0) + v;
