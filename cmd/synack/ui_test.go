@@ -184,3 +184,58 @@ func mapsEqual(a, b map[string]any) bool {
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
 }
+
+// nc -l --ui --pcap: the page shows nc's one connection, and the capture
+// holds its packets.
+func TestNCUIAndPcap(t *testing.T) {
+	peer := pipeTUN(t)
+	capFile := filepath.Join(t.TempDir(), "nc.pcap")
+	stdinR, stdinW := io.Pipe()
+	_, stderr, done := startNC([]string{"-l", "--ui", "127.0.0.1:0", "--pcap", capFile, "6001"}, stdinR)
+	url := waitURL(t, stderr)
+	var c net.Conn
+	var err error
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err = peer.Dial("tcp", "10.9.0.2:6001"); err == nil || time.Now().After(end) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var snap struct {
+			Conns []struct{ Endpoint, State string }
+		}
+		resp, err := http.Get(url + "conns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&snap)
+		resp.Body.Close()
+		got = got[:0]
+		for _, x := range snap.Conns {
+			got = append(got, x.Endpoint+" "+x.State)
+		}
+		if strings.Join(got, ",") == "nc ESTABLISHED" || time.Now().After(end) {
+			break
+		}
+	}
+	if strings.Join(got, ",") != "nc ESTABLISHED" {
+		t.Errorf("/conns shows %v, want nc's one ESTABLISHED connection", got)
+	}
+	c.Write([]byte("hi\n"))
+	c.Close()
+	stdinW.Close()
+	if code := waitExit(t, done, stderr); code != 0 {
+		t.Fatalf("nc: exit %d\n%s", code, stderr.String())
+	}
+	fi, err := os.Stat(capFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() < 24+6*(16+40) { // header, then 6 records of 40-byte headers at least
+		t.Errorf("capture: %d bytes, want the handshake, data and close", fi.Size())
+	}
+}
