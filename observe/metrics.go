@@ -15,12 +15,12 @@ var (
 		"Connections (and listeners, in LISTEN) in each RFC 9293 state now.", []string{"endpoint", "state"}, nil)
 	descTransitions = prometheus.NewDesc("synack_transitions_total",
 		"State transitions taken, by from, to and cause.", []string{"endpoint", "from", "to", "cause"}, nil)
-	descSegs = prometheus.NewDesc("synack_open_conn_segments",
-		"Segments sent (out) and received (in), summed over the connections open now.", []string{"endpoint", "direction"}, nil)
-	descBytes = prometheus.NewDesc("synack_open_conn_bytes",
-		"Payload bytes sent (out) and received (in), summed over the connections open now.", []string{"endpoint", "direction"}, nil)
-	descRetrans = prometheus.NewDesc("synack_open_conn_retransmits",
-		"Retransmitted segments, summed over the connections open now.", []string{"endpoint"}, nil)
+	descSegs = prometheus.NewDesc("synack_segments_total",
+		"TCP segments sent (out) and received (in) by the connections: the open ones now, the closed ones as last read.", []string{"endpoint", "direction"}, nil)
+	descBytes = prometheus.NewDesc("synack_bytes_total",
+		"Payload bytes sent (out) and received (in) by the connections: the open ones now, the closed ones as last read.", []string{"endpoint", "direction"}, nil)
+	descRetrans = prometheus.NewDesc("synack_retransmits_total",
+		"Segments retransmitted by the connections: the open ones now, the closed ones as last read.", []string{"endpoint"}, nil)
 	descBuf = prometheus.NewDesc("synack_open_conn_buffer_bytes",
 		"Send and receive buffer sizes, summed over the connections open now (memory they may hold).", []string{"endpoint", "buffer"}, nil)
 	descEvents = prometheus.NewDesc("synack_observe_events_total",
@@ -59,6 +59,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		edges[e] = n
 	}
 	clients := len(o.subs)
+	traffic := o.trafficLocked(l)
 	o.mu.Unlock()
 
 	for _, n := range names {
@@ -79,30 +80,27 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(d, typ, float64(s.Value), n)
 		}
 	}
-	type sums struct{ segIn, segOut, bIn, bOut, retr, sbuf, rbuf float64 }
-	per := map[string]*sums{}
+	cv := prometheus.CounterValue
 	for n := range l.now {
-		per[n] = &sums{}
+		t := traffic[n]
+		ch <- prometheus.MustNewConstMetric(descSegs, cv, float64(t.SegsIn), n, "in")
+		ch <- prometheus.MustNewConstMetric(descSegs, cv, float64(t.SegsOut), n, "out")
+		ch <- prometheus.MustNewConstMetric(descBytes, cv, float64(t.BytesIn), n, "in")
+		ch <- prometheus.MustNewConstMetric(descBytes, cv, float64(t.BytesOut), n, "out")
+		ch <- prometheus.MustNewConstMetric(descRetrans, cv, float64(t.Retransmits), n)
+	}
+	bufs := map[string]*[2]float64{}
+	for n := range l.now {
+		bufs[n] = new([2]float64)
 	}
 	for k, st := range l.status {
-		s := per[k.ep]
-		s.segIn += float64(st.Stats.SegsIn)
-		s.segOut += float64(st.Stats.SegsOut)
-		s.bIn += float64(st.Stats.BytesReceived)
-		s.bOut += float64(st.Stats.BytesSent)
-		s.retr += float64(st.Stats.Retransmits)
-		s.sbuf += float64(st.SendBuf)
-		s.rbuf += float64(st.RecvBuf)
+		bufs[k.ep][0] += float64(st.SendBuf)
+		bufs[k.ep][1] += float64(st.RecvBuf)
 	}
 	g := prometheus.GaugeValue
-	for n, s := range per {
-		ch <- prometheus.MustNewConstMetric(descSegs, g, s.segIn, n, "in")
-		ch <- prometheus.MustNewConstMetric(descSegs, g, s.segOut, n, "out")
-		ch <- prometheus.MustNewConstMetric(descBytes, g, s.bIn, n, "in")
-		ch <- prometheus.MustNewConstMetric(descBytes, g, s.bOut, n, "out")
-		ch <- prometheus.MustNewConstMetric(descRetrans, g, s.retr, n)
-		ch <- prometheus.MustNewConstMetric(descBuf, g, s.sbuf, n, "send")
-		ch <- prometheus.MustNewConstMetric(descBuf, g, s.rbuf, n, "recv")
+	for n, b := range bufs {
+		ch <- prometheus.MustNewConstMetric(descBuf, g, b[0], n, "send")
+		ch <- prometheus.MustNewConstMetric(descBuf, g, b[1], n, "recv")
 	}
 	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(o.events.Load()))
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(o.dropped.Load()))

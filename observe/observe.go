@@ -82,6 +82,10 @@ type Observer struct {
 	nextID  uint64
 	edges   map[edge]uint64
 	subs    map[*subscriber]struct{}
+	seen    map[connKey]Traffic // each open connection's traffic, last read
+	retired map[string]Traffic  // closed connections' traffic, per endpoint
+	folded  uint64              // the latest reading in seen
+	reads   atomic.Uint64       // readings of the stacks taken
 
 	events  atomic.Uint64 // transitions seen
 	dropped atomic.Uint64 // transitions a slow /events client missed
@@ -131,10 +135,12 @@ func New(opts Options) *Observer {
 		opts.Interval = time.Second
 	}
 	return &Observer{
-		opts:  opts,
-		conns: make(map[connKey]*track),
-		edges: make(map[edge]uint64),
-		subs:  make(map[*subscriber]struct{}),
+		opts:    opts,
+		conns:   make(map[connKey]*track),
+		edges:   make(map[edge]uint64),
+		subs:    make(map[*subscriber]struct{}),
+		seen:    make(map[connKey]Traffic),
+		retired: make(map[string]Traffic),
 	}
 }
 
@@ -179,6 +185,11 @@ func (o *Observer) Attach(name string, st *stack.Stack) (detach func()) {
 		for k := range o.conns {
 			if k.ep == name {
 				delete(o.conns, k)
+			}
+		}
+		for k, t := range o.seen {
+			if k.ep == name {
+				o.retireTrafficLocked(k, t)
 			}
 		}
 	}
@@ -302,6 +313,8 @@ type EndpointSnapshot struct {
 	NowMs  float64        `json:"now_ms"`
 	States map[string]int `json:"states"`
 	Stats  []Stat         `json:"stats,omitempty"`
+	// Traffic is nil for an endpoint with no stack attached (a replay).
+	Traffic *Traffic `json:"traffic,omitempty"`
 }
 
 // EdgeCount is how often one transition happened, all endpoints together.
@@ -376,6 +389,7 @@ func newStatus(s tcp.Status) *Status {
 // live is what the stacks say now, read without the observer's lock (the
 // stack's locks come first: the event hook takes ours inside them).
 type live struct {
+	seq    uint64 // order of the readings
 	status map[connKey]tcp.Status
 	stats  map[string][]Stat
 	now    map[string]time.Duration
@@ -394,7 +408,7 @@ func (o *Observer) readStacks() live {
 		}
 	}
 	o.mu.Unlock()
-	l := live{status: map[connKey]tcp.Status{}, stats: map[string][]Stat{}, now: map[string]time.Duration{}}
+	l := live{seq: o.reads.Add(1), status: map[connKey]tcp.Status{}, stats: map[string][]Stat{}, now: map[string]time.Duration{}}
 	for _, e := range sts {
 		l.now[e.name] = e.st.Clock().Now()
 		l.stats[e.name] = Stats(e.st.Stats())
@@ -416,6 +430,7 @@ func (o *Observer) Snapshot(limit int) Snapshot {
 		Events: o.events.Load(), Dropped: o.dropped.Load(), Clients: len(o.subs),
 	}
 	now := map[string]time.Duration{}
+	traffic := o.trafficLocked(l)
 	for _, ep := range o.eps {
 		t, ok := l.now[ep.name]
 		if !ok {
@@ -423,6 +438,10 @@ func (o *Observer) Snapshot(limit int) Snapshot {
 		}
 		now[ep.name] = t
 		es := EndpointSnapshot{Name: ep.name, NowMs: ms(t), States: map[string]int{}, Stats: l.stats[ep.name]}
+		if ep.st != nil {
+			tr := traffic[ep.name]
+			es.Traffic = &tr
+		}
 		for s := tcp.Closed; s <= tcp.LastAck; s++ {
 			es.States[s.String()] = 0
 		}

@@ -168,6 +168,29 @@ func TestCountsFollowTheStacks(t *testing.T) {
 	}
 }
 
+// What a connection carried still counts after it has closed.
+func TestTrafficSurvivesClose(t *testing.T) {
+	r := newRig(t, Options{})
+	c := r.dial(t)
+	open := r.obs.Snapshot(0).Endpoints[0].Traffic // the client
+	if open == nil || open.BytesOut != 4 || open.BytesIn != 4 || open.SegsOut < 3 {
+		t.Fatalf("client traffic with the connection open: %+v", open)
+	}
+	c.Close()
+	for end := time.Now().Add(5 * time.Second); r.client.NumConns() > 0 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	after := r.obs.Snapshot(0).Endpoints[0].Traffic
+	if after.BytesOut != 4 || after.BytesIn != 4 || after.SegsOut < open.SegsOut {
+		t.Fatalf("client traffic after the close %+v, before %+v", after, open)
+	}
+	c2 := r.dial(t)
+	defer c2.Close()
+	if s := r.obs.Snapshot(0).Endpoints[0].Traffic; s.BytesOut != 8 {
+		t.Fatalf("a second connection's 4 bytes: total %+v, want 8 bytes out", s)
+	}
+}
+
 // A connection that existed before Attach appears, without a path.
 func TestAttachSeesExistingConns(t *testing.T) {
 	r := newRig(t, Options{})
@@ -399,7 +422,9 @@ func TestMetrics(t *testing.T) {
 		`synack_transitions_total{cause="rcv SYN,ACK",endpoint="client",from="SYN-SENT",to="ESTABLISHED"} 1`,
 		`synack_stack_packets_in_total{endpoint="server"}`,
 		`synack_stack_bad_checksum_total{endpoint="client"} 0`,
-		`synack_open_conn_bytes{direction="out",endpoint="client"} 4`,
+		`synack_bytes_total{direction="out",endpoint="client"} 4`,
+		`synack_segments_total{direction="in",endpoint="server"}`,
+		`synack_open_conn_buffer_bytes{buffer="recv",endpoint="server"}`,
 		`synack_observe_events_dropped_total 0`,
 		`go_memstats_heap_inuse_bytes`,
 	} {

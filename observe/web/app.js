@@ -289,6 +289,14 @@ function sample(s) {
   push("transitions", "count", "all", s.events, t);
   push("events dropped", "count", "all", s.dropped, t);
   for (const ep of s.endpoints) {
+    const tr = ep.traffic;
+    if (tr) {
+      push("segments in", "count", ep.name, tr.segs_in, t);
+      push("segments out", "count", ep.name, tr.segs_out, t);
+      push("bytes in", "count", ep.name, tr.bytes_in, t);
+      push("bytes out", "count", ep.name, tr.bytes_out, t);
+      push("retransmits", "count", ep.name, tr.retransmits, t);
+    }
     for (const st of ep.stats || []) push(st.name, st.gauge ? "level" : "count", ep.name, st.value, t);
   }
   drawPlots(s.endpoints.map(e => e.name));
