@@ -10,8 +10,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,6 +101,11 @@ func (r *rig) truth() map[string]map[string]int {
 			m[name][c.State().String()]++
 		}
 		m[name]["LISTEN"] += len(st.Listeners())
+		// A stack that keeps TIME-WAIT as compact records counts them in
+		// NumConns but does not list them in Conns.
+		if tw := st.NumConns() - len(st.Conns()); tw > 0 {
+			m[name]["TIME-WAIT"] += tw
+		}
 	}
 	return m
 }
@@ -440,17 +447,61 @@ func TestStatsCoverEveryField(t *testing.T) {
 	var st stack.Stats
 	st.PacketsIn.Add(3)
 	stats := Stats(&st)
-	typ := reflect.TypeFor[stack.Stats]()
-	if len(stats) != typ.NumField() {
-		t.Fatalf("%d stats for %d fields of stack.Stats", len(stats), typ.NumField())
-	}
-	for i, s := range stats {
-		if s.Name != typ.Field(i).Name {
-			t.Errorf("stat %d is %s, field is %s", i, s.Name, typ.Field(i).Name)
+	var names []string
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			switch {
+			case strings.HasPrefix(f.Type.String(), "atomic."):
+				names = append(names, prefix+f.Name)
+			case f.Type.Kind() == reflect.Struct:
+				walk(prefix+f.Name, f.Type)
+			case f.Type.Kind() == reflect.Array:
+				for j := range f.Type.Len() {
+					names = append(names, prefix+f.Name+strconv.Itoa(j))
+				}
+			}
 		}
+	}
+	walk("", reflect.TypeFor[stack.Stats]())
+	var got []string
+	for _, s := range stats {
+		got = append(got, s.Name)
+	}
+	if strings.Join(got, " ") != strings.Join(names, " ") {
+		t.Fatalf("stats %v\nfields of stack.Stats %v", got, names)
 	}
 	if stats[0].Name != "PacketsIn" || stats[0].Value != 3 || stats[0].Key != "packets_in" {
 		t.Errorf("first stat %+v", stats[0])
+	}
+}
+
+// Nested structs and arrays of counters, as stack.Stats may hold them.
+func TestStatsNested(t *testing.T) {
+	var v struct {
+		Top  atomic.Uint64
+		ICMP struct {
+			Received  atomic.Uint64
+			ByKind    [2]atomic.Uint64
+			CacheSize atomic.Int64
+		}
+		note string
+	}
+	v.Top.Store(1)
+	v.ICMP.ByKind[1].Store(7)
+	v.ICMP.CacheSize.Store(-2)
+	_ = v.note
+	got := appendStats(nil, "", reflect.ValueOf(&v).Elem())
+	want := []Stat{
+		{Name: "Top", Key: "top", Value: 1},
+		{Name: "ICMPReceived", Key: "icmp_received"},
+		{Name: "ICMPByKind0", Key: "icmp_by_kind0"},
+		{Name: "ICMPByKind1", Key: "icmp_by_kind1", Value: 7},
+		{Name: "ICMPCacheSize", Key: "icmp_cache_size", Gauge: true, Value: -2},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"unicode"
@@ -26,37 +27,60 @@ var (
 	tInt32  = reflect.TypeFor[atomic.Int32]()
 )
 
-// Stats reads every atomic counter of st, in field order.
+// Stats reads every atomic counter of st, in field order. A struct field
+// of counters (Stats.ICMP) contributes its own, named with the struct's
+// field as a prefix (ICMPReceived); an array of counters one per element
+// (ICMPByKind3).
 func Stats(st *stack.Stats) []Stat {
-	v := reflect.ValueOf(st).Elem()
-	var out []Stat
+	return appendStats(nil, "", reflect.ValueOf(st).Elem())
+}
+
+func appendStats(out []Stat, prefix string, v reflect.Value) []Stat {
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		var n int64
-		switch p := v.Field(i).Addr().Interface(); f.Type {
-		case tUint64:
-			n = int64(p.(*atomic.Uint64).Load())
-		case tInt64:
-			n = p.(*atomic.Int64).Load()
-		case tUint32:
-			n = int64(p.(*atomic.Uint32).Load())
-		case tInt32:
-			n = int64(p.(*atomic.Int32).Load())
-		default:
-			continue
-		}
-		out = append(out, Stat{Name: f.Name, Key: snake(f.Name), Gauge: isGauge(f.Name), Value: n})
+		out = appendStat(out, prefix+f.Name, v.Field(i))
 	}
 	return out
 }
 
+func appendStat(out []Stat, name string, fv reflect.Value) []Stat {
+	var n int64
+	switch p := fv.Addr().Interface(); fv.Type() {
+	case tUint64:
+		n = int64(p.(*atomic.Uint64).Load())
+	case tInt64:
+		n = p.(*atomic.Int64).Load()
+	case tUint32:
+		n = int64(p.(*atomic.Uint32).Load())
+	case tInt32:
+		n = int64(p.(*atomic.Int32).Load())
+	default:
+		switch fv.Kind() {
+		case reflect.Struct:
+			return appendStats(out, name, fv)
+		case reflect.Array:
+			for j := range fv.Len() {
+				out = appendStat(out, name+strconv.Itoa(j), fv.Index(j))
+			}
+		}
+		return out
+	}
+	return append(out, Stat{Name: name, Key: snake(name), Gauge: isGauge(name), Value: n})
+}
+
+// gauges are the levels whose names say so only in a comment.
+var gauges = map[string]bool{"Orphans": true}
+
 // isGauge tells levels from counts by name: "MemoryInUse", "BytesHeld",
-// "OpenNow", "ActiveCookies" go up and down.
+// "OpenNow", "PMTUCacheSize" go up and down.
 func isGauge(name string) bool {
-	for _, w := range []string{"InUse", "Held", "Now", "Current", "Active", "Level"} {
+	if gauges[name] {
+		return true
+	}
+	for _, w := range []string{"InUse", "Held", "Now", "Current", "Active", "Level", "Size"} {
 		if strings.Contains(name, w) {
 			return true
 		}

@@ -285,25 +285,25 @@ const KEEP = 120;
 function sample(s) {
   const t = performance.now();
   const open = s.conns.length + (s.more || 0);
-  push("connections and listeners", "level", "all", open, t);
-  push("transitions", "count", "all", s.events, t);
+  push("connections and listeners", "level", "all", open, t, true);
+  push("transitions", "count", "all", s.events, t, true);
   push("events dropped", "count", "all", s.dropped, t);
   for (const ep of s.endpoints) {
     const tr = ep.traffic;
     if (tr) {
-      push("segments in", "count", ep.name, tr.segs_in, t);
-      push("segments out", "count", ep.name, tr.segs_out, t);
-      push("bytes in", "count", ep.name, tr.bytes_in, t);
-      push("bytes out", "count", ep.name, tr.bytes_out, t);
-      push("retransmits", "count", ep.name, tr.retransmits, t);
+      push("segments in", "count", ep.name, tr.segs_in, t, true);
+      push("segments out", "count", ep.name, tr.segs_out, t, true);
+      push("bytes in", "count", ep.name, tr.bytes_in, t, true);
+      push("bytes out", "count", ep.name, tr.bytes_out, t, true);
+      push("retransmits", "count", ep.name, tr.retransmits, t, true);
     }
     for (const st of ep.stats || []) push(st.name, st.gauge ? "level" : "count", ep.name, st.value, t);
   }
   drawPlots(s.endpoints.map(e => e.name));
 }
-function push(name, kind, ep, v, t) {
+function push(name, kind, ep, v, t, core) {
   let p = state.series.get(name);
-  if (!p) { p = { name, kind, lines: new Map() }; state.series.set(name, p); }
+  if (!p) { p = { name, kind, core: !!core, lines: new Map() }; state.series.set(name, p); }
   let l = p.lines.get(ep);
   if (!l) { l = []; p.lines.set(ep, l); }
   l.push({ t, v });
@@ -334,7 +334,13 @@ function drawPlots(eps) {
     box.parentNode.insertBefore(legend, box);
   }
   legend.innerHTML = eps.map((e, i) => `<i class="s${i % 4}" style="background:${["#3ccf8e", "#5aa9ff", "#ffb02e", "#e5534b"][i % 4]}"></i>${esc(e)}`).join("");
+  const zero = [];
   for (const p of state.series.values()) {
+    // Counters that have stayed at 0 take one line, not a plot each.
+    if (!p.core && !p.box && ![...p.lines.values()].some(l => l.some(x => x.v !== 0))) {
+      zero.push(words(p.name));
+      continue;
+    }
     if (!p.box) {
       p.box = document.createElement("div");
       p.box.className = "plot";
@@ -354,6 +360,14 @@ function drawPlots(eps) {
     p.box.querySelector(".t span").textContent = words(p.name) + (p.kind === "count" ? " /s" : "");
     p.box.querySelector(".t b").textContent = fmtNum(now);
   }
+  let z = $("#zeros");
+  if (!z) {
+    z = document.createElement("p");
+    z.id = "zeros";
+    z.className = "zeros";
+    box.parentNode.appendChild(z);
+  }
+  z.textContent = zero.length ? "Zero so far: " + zero.join(", ") + "." : "";
 }
 
 // ---- the stream ----
