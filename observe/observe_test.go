@@ -298,10 +298,6 @@ func TestEventsStream(t *testing.T) {
 			if err := json.Unmarshal([]byte(s), &m); err != nil {
 				t.Fatalf("bad event %q: %v", s, err)
 			}
-			keys := []string{}
-			for k := range m {
-				keys = append(keys, k)
-			}
 			if len(m) != 6 || m["t_ms"] == nil || m["endpoint"] == nil || m["conn"] == nil || m["from"] == nil || m["to"] == nil || m["cause"] == nil {
 				t.Fatalf("event %s: want exactly t_ms, endpoint, conn, from, to, cause", s)
 			}
