@@ -110,6 +110,7 @@ func nc(ctx context.Context, o ncOptions, stdin io.Reader, stdout, stderr io.Wri
 	const cmd = "synack nc"
 	evl := newEventLog("nc", &o.tun, stderr) // stdout carries the data
 	defer evl.close()
+	o.tun.out = stderr // where --ui says the page's address
 	st, err := o.tun.open(cmd, evl.record)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -117,6 +117,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int {
 	const cmd = "synack serve"
 	evl := newEventLog("serve", &o.tun, stdout)
 	defer evl.close()
+	o.tun.out = stderr // where --ui says the page's address
 	st, err := o.tun.open(cmd, evl.record)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

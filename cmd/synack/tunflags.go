@@ -42,7 +42,7 @@ type tunOptions struct {
 	hostAddr netip.Prefix // parsed --host-addr
 	ui       string       // --ui: serve the observe page on this host address
 	pcap     string       // --pcap: capture the device's packets
-	out      io.Writer    // the flag set's output (stderr), for the page's address
+	out      io.Writer    // where --ui says the page's address (stderr)
 	extras   []func()     // what open started beside the stack; closeExtras ends it
 }
 
@@ -57,7 +57,6 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print every state transition as a JSON object (the fields of synack demo --json)")
 	fs.StringVar(&o.ui, "ui", "", "serve a live page of the state machine, connections and counters on host address `ADDR` (e.g. 127.0.0.1:8088), with /conns, /events and /metrics")
 	fs.StringVar(&o.pcap, "pcap", "", "write every packet on the TUN device to `FILE` (pcap, LINKTYPE_RAW; tshark -r FILE reads it)")
-	o.out = fs.Output()
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
