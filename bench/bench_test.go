@@ -161,3 +161,25 @@ func TestBaselineColumn(t *testing.T) {
 		t.Fatalf("a directory without bench/: %v", err)
 	}
 }
+
+// With -observe a synack pair carries the observer and a reader of its
+// stream, and the workload still runs; the observer saw the transfer's
+// transitions.
+func TestBulkObserved(t *testing.T) {
+	observeMode = true
+	defer func() { observeMode = false }()
+	p, err := factories["synack"](1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := workloads["bulk"](ctx, p, toy["bulk"]); err != nil {
+		t.Fatal(err)
+	}
+	w := p.(*synackPair).watch
+	if s := w.obs.Snapshot(0); s.Events < 4 || s.Clients != 1 {
+		t.Errorf("observer saw %d transitions with %d clients, want the transfer's and 1", s.Events, s.Clients)
+	}
+}

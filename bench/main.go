@@ -103,6 +103,7 @@ func main() {
 		gvLink  = flag.String("gvisor-link", gvisorLinkMode, "how gVisor's in-memory link hands packets over: queued (a delivery goroutine per direction), spin (queued, yielding before it parks, as link/pipe does) or inline (on the writer's goroutine)")
 		profile = flag.String("profile", "", "write a CPU profile of every run into this directory")
 		base    = flag.String("baseline", "", "another synack checkout `DIR` (a git worktree of an older commit): its bench binary runs as the stack synack@base, taking turns with the others")
+		observe = flag.Bool("observe", false, "attach the observe page to the synack stacks, with a client reading its /events stream as a browser would")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -110,6 +111,7 @@ func main() {
 	}
 	cfg := config{Quick: *quick, Runs: *runs, Timeout: *timeout, Out: *out, ProfileDir: *profile}
 	gvisorLinkMode = *gvLink
+	observeMode = *observe
 	cfg.GvisorLink = *gvLink
 	if *profile != "" {
 		if err := os.MkdirAll(*profile, 0o755); err != nil {

@@ -18,6 +18,7 @@ import (
 type synackPair struct {
 	cli, srv *stack.Stack
 	a, b     *pipe.Endpoint
+	watch    *watcher // -observe
 }
 
 func newSynackPair(mtu int) (Pair, error) {
@@ -31,7 +32,14 @@ func newSynackPair(mtu int) (Pair, error) {
 		cli.Close()
 		return nil, err
 	}
-	return &synackPair{cli: cli, srv: srv, a: a, b: b}, nil
+	p := &synackPair{cli: cli, srv: srv, a: a, b: b}
+	if observeMode {
+		if p.watch, err = watch(cli, srv); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 func (p *synackPair) Listen(port uint16) (net.Listener, error) {
@@ -43,6 +51,9 @@ func (p *synackPair) Dial(ctx context.Context, port uint16) (net.Conn, error) {
 }
 
 func (p *synackPair) Close() error {
+	if p.watch != nil {
+		p.watch.close()
+	}
 	p.cli.Close()
 	return p.srv.Close()
 }

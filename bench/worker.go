@@ -55,6 +55,9 @@ func workerArgs(workload, stackName string, mtu int, pr params, o workerOpts) []
 	if o.CPUProfile != "" {
 		args = append(args, "-cpuprofile="+o.CPUProfile)
 	}
+	if observeMode {
+		args = append(args, "-observe")
+	}
 	return args
 }
 
@@ -72,6 +75,7 @@ func runWorker(args []string, out io.Writer) error {
 		pr       params
 	)
 	fs.StringVar(&gvisorLinkMode, "gvisor-link", gvisorLinkMode, "")
+	fs.BoolVar(&observeMode, "observe", observeMode, "")
 	fs.Int64Var(&pr.Bytes, "bytes", 0, "")
 	fs.IntVar(&pr.WriteSize, "write", 128<<10, "")
 	fs.IntVar(&pr.RoundTrips, "rts", 0, "")

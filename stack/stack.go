@@ -153,6 +153,7 @@ type Stack struct {
 	orphans orphanList // connections the application closed, still delivering
 	stats   Stats
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
+	hooks   eventHooks            // AddEventHook's listeners
 	out     sync.Pool             // *batch
 	pool    *tcp.Pool             // buffer chunks, charged to MemBudget
 	gather  link.Gatherer         // ep, when it takes packets in pieces
@@ -334,8 +335,12 @@ func (s *Stack) NumConns() int {
 func (s *Stack) NumTimeWait() int { return s.tw.len() }
 
 func (s *Stack) emit(id tuple, from, to tcp.State, cause tcp.Cause) {
-	if f := s.cfg.OnEvent; f != nil {
-		f(Event{Time: s.clk.Now(), Local: id.local, Remote: id.remote, From: from, To: to, Cause: cause})
+	if f := s.cfg.OnEvent; f != nil || s.hooks.any() {
+		e := Event{Time: s.clk.Now(), Local: id.local, Remote: id.remote, From: from, To: to, Cause: cause}
+		if f != nil {
+			f(e)
+		}
+		s.hooks.run(e)
 	}
 }
 

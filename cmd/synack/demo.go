@@ -30,6 +30,10 @@ type demoOptions struct {
 	pcap     string
 	msl      time.Duration
 	ecn      bool
+	ui       string                           // --ui: replay on the observe page
+	speed    float64                          // --speed: virtual seconds per real second
+	uiExit   bool                             // --ui-exit: exit after the replay
+	capture  func(name string, e stack.Event) // sees every event (the replay's source)
 }
 
 const demoUsage = `usage: synack demo [flags]
@@ -52,6 +56,9 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.pcap, "pcap", "", "write the client's packets to this pcap file")
 	fs.Var(durFlag{&o.msl}, "msl", "maximum segment lifetime; TIME-WAIT lasts 2*MSL")
 	fs.BoolVar(&o.ecn, "ecn", false, "negotiate explicit congestion notification (RFC 3168) on both stacks")
+	fs.StringVar(&o.ui, "ui", "", "then replay the transitions on a live page at host address `ADDR` (e.g. 127.0.0.1:8088) and serve it until Ctrl-C")
+	fs.Float64Var(&o.speed, "speed", 0.01, "with --ui: virtual time runs at this many times real time (idle gaps are cut to 3s)")
+	fs.BoolVar(&o.uiExit, "ui-exit", false, "with --ui: exit when the replay ends instead of serving on")
 	if err := fs.parse(args); err != nil {
 		return o, err
 	}
@@ -67,6 +74,8 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 		return bad("invalid value %v for --delay: want 0 to 1m", o.delay)
 	case o.msl <= 0 || o.msl > time.Hour:
 		return bad("invalid value %v for --msl: want more than 0, at most 1h", o.msl)
+	case !(o.speed > 0 && o.speed <= 1e6):
+		return bad("invalid value %v for --speed: want above 0, at most 1e6", o.speed)
 	}
 	return o, nil
 }
@@ -85,6 +94,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(err)
 	}
+	page, err := newDemoPage(&o)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	res, err := simulate(o, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "synack demo: %v\n", err)
@@ -95,6 +109,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	} else {
 		res.print(stdout)
 	}
+	page.replay(o, stderr)
 	if !res.ok() {
 		return 1
 	}
@@ -158,6 +173,9 @@ func simulate(o demoOptions, stdout io.Writer) (*result, error) {
 		return func(e stack.Event) {
 			r := newRow(name, e)
 			res.rows = append(res.rows, r)
+			if o.capture != nil {
+				o.capture(name, e)
+			}
 			if o.json {
 				enc.Encode(r)
 			}

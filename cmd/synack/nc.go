@@ -103,11 +103,13 @@ func nc(ctx context.Context, o ncOptions, stdin io.Reader, stdout, stderr io.Wri
 	const cmd = "synack nc"
 	evl := newEventLog("nc", &o.tun, stderr) // stdout carries the data
 	defer evl.close()
+	o.tun.out = stderr // where --ui says the page's address
 	st, err := o.tun.open(cmd, evl.record)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	defer o.tun.closeExtras() // --ui, --pcap: after the stack closes
 	defer st.Close()
 	c, err := ncConnect(ctx, st, o, stderr)
 	if err != nil {

@@ -114,11 +114,13 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int {
 	const cmd = "synack serve"
 	evl := newEventLog("serve", &o.tun, stdout)
 	defer evl.close()
+	o.tun.out = stderr // where --ui says the page's address
 	st, err := o.tun.open(cmd, evl.record)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	defer o.tun.closeExtras() // --ui, --pcap: after shutdown closes the stack
 	s := &server{st: st, log: evl, stderr: stderr, conns: map[net.Conn]struct{}{}}
 	var what []string
 	fail := make(chan error, 3)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synack-tcp/synack/clock"
 	"github.com/synack-tcp/synack/internal/simharness"
 	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/link/tun"
@@ -44,6 +45,10 @@ type tunOptions struct {
 	sndbuf   int          // --sndbuf
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
+	ui       string       // --ui: serve the observe page on this host address
+	pcap     string       // --pcap: capture the device's packets
+	out      io.Writer    // where --ui says the page's address (stderr)
+	extras   []func()     // what open started beside the stack; closeExtras ends it
 }
 
 func (o *tunOptions) register(fs *flag.FlagSet) {
@@ -59,6 +64,8 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.ecn, "ecn", false, "negotiate explicit congestion notification (RFC 3168) with the peer")
 	simharness.SizeVar(fs, &o.rcvbuf, "rcvbuf", "every connection's receive buffer `SIZE` (like 64KiB; the window offers at most this, no autotuning; default: autotuned up to 4MiB)")
 	simharness.SizeVar(fs, &o.sndbuf, "sndbuf", "every connection's send buffer `SIZE` (like 64KiB; no autotuning; default: autotuned up to 4MiB)")
+	fs.StringVar(&o.ui, "ui", "", "serve a live page of the state machine, connections and counters on host address `ADDR` (e.g. 127.0.0.1:8088), with /conns, /events and /metrics")
+	fs.StringVar(&o.pcap, "pcap", "", "write every packet on the TUN device to `FILE` (pcap, LINKTYPE_RAW; tshark -r FILE reads it)")
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
@@ -129,12 +136,23 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 			return nil, fmt.Errorf("%s: %v", cmd, err)
 		}
 	}
+	uiLn, err := o.listenUI(cmd) // before anything starts: a bad --ui is one line
+	if err != nil {
+		return nil, err
+	}
 	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns})
 	if err != nil {
+		o.closeExtras()
 		return nil, tunError(cmd, o.netns, err)
+	}
+	clk := clock.NewReal()
+	if ep, err = o.capture(cmd, ep, clk); err != nil {
+		o.closeExtras()
+		return nil, err
 	}
 	st, err := stack.New(ep, stack.Config{
 		Addrs: []netip.Addr{o.addr},
+		Clock: clk,
 		TCP: tcp.Config{MSL: o.msl, WindowScale: true, RecvBuf: o.rcvbuf, RecvBufMax: o.rcvbuf,
 			SendBuf: o.sndbuf, SendBufMax: o.sndbuf},
 		ECN:     o.ecn,
@@ -142,8 +160,10 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 	})
 	if err != nil {
 		ep.Close()
+		o.closeExtras()
 		return nil, fmt.Errorf("%s: %v", cmd, err)
 	}
+	o.serveUI(cmd, uiLn, st)
 	return st, nil
 }
 
