@@ -72,6 +72,15 @@ func (s *Stack) newConnWith(id tuple, l *Listener, o *ConnOptions) *Conn {
 	return c
 }
 
+// Scratch implements tcp.Sender: the TCB builds its segments in the
+// operation's batch.
+func (c *Conn) Scratch() *wire.TCP {
+	if c.b == nil {
+		c.b = c.s.getBatch()
+	}
+	return &c.b.hdr
+}
+
 // SendSegment implements tcp.Sender.
 func (c *Conn) SendSegment(h *wire.TCP, p1, p2 []byte) {
 	if c.b == nil {

@@ -18,6 +18,7 @@ type timeT = time.Duration
 // connection's send buffer (valid until the batch is sent, which happens
 // before the connection's lock is released), saving a copy per packet.
 type batch struct {
+	hdr    wire.TCP // the TCB's scratch header (Conn.Scratch)
 	buf    []byte
 	pkts   [][]byte
 	info   []link.PacketInfo

@@ -9,6 +9,7 @@ import (
 
 // lastSeg is a Sender that keeps the last segment's header.
 type lastSeg struct {
+	scratchHdr
 	h wire.TCP
 	n int
 }

@@ -16,6 +16,7 @@ func ecnConfig() Config {
 // ectRecorder notes, for every segment, what SegmentECT says during the
 // SendSegment call, as the stack's Sender asks it.
 type ectRecorder struct {
+	scratchHdr
 	f   *fixture
 	ect []bool
 }

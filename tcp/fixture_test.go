@@ -21,7 +21,15 @@ type sent struct {
 	data []byte
 }
 
-type recorder struct{ segs []sent }
+// scratchHdr is the header a test Sender lends the TCB (tcp.Sender.Scratch).
+type scratchHdr struct{ scr wire.TCP }
+
+func (s *scratchHdr) Scratch() *wire.TCP { return &s.scr }
+
+type recorder struct {
+	segs []sent
+	scratchHdr
+}
 
 func (r *recorder) SendSegment(h *wire.TCP, p1, p2 []byte) {
 	d := append(append([]byte(nil), p1...), p2...)

@@ -22,6 +22,7 @@ type fzPkt struct {
 }
 
 type fzEnd struct {
+	scratchHdr
 	p      *fzPair
 	id     int
 	name   string

@@ -118,6 +118,7 @@ func fzCheckTCB(t *testing.T, c *TCB, now time.Duration) {
 }
 
 type fzRec struct {
+	scratchHdr
 	t *testing.T
 	c *TCB
 	n int

@@ -268,11 +268,12 @@ func (c *TCB) emitReset(h *wire.TCP) {
 	c.out.SendSegment(h, nil, nil)
 }
 
-// header fills the TCB's scratch header: segments are built in place so
+// header fills the Sender's scratch header: segments are built in place so
 // nothing escapes to the heap through the Sender interface.
 func (c *TCB) header(h wire.TCP) *wire.TCP {
-	c.hdr = h
-	return &c.hdr
+	p := c.out.Scratch()
+	*p = h
+	return p
 }
 
 // transmit hands a segment to the Sender; every segment but a reset

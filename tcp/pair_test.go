@@ -27,6 +27,7 @@ type pairPacket struct {
 }
 
 type pairEnd struct {
+	scratchHdr
 	net  *pairNet
 	id   int
 	name string

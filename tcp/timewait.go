@@ -188,10 +188,11 @@ func (c *TCB) arriveTimeWait(now time.Duration, h *wire.TCP, payload []byte) {
 	if c.tw == nil {
 		return // the record was handed over: the segment went astray
 	}
-	switch c.tw.Arrive(now, h, len(payload), &c.hdr) {
+	ack := c.out.Scratch()
+	switch c.tw.Arrive(now, h, len(payload), ack) {
 	case TimeWaitAnswer:
 		c.stats.SegsOut++
-		c.out.SendSegment(&c.hdr, nil, nil)
+		c.out.SendSegment(ack, nil, nil)
 	case TimeWaitReopen:
 		// A TCB on its own has no listener to hand the SYN to: the old
 		// incarnation ends, and the caller opens the new one.
