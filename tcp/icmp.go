@@ -70,7 +70,8 @@ const (
 
 // icmpState is a connection's ICMP and path MTU state.
 type icmpState struct {
-	softErr error // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report
+	softErr error     // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report...
+	softUna seq.Value // ...as long as SND.UNA has not moved since: an acknowledgment makes it stale
 	maxMSS  int   // the send MSS the handshake settled on, before any lowering (0: never lowered)
 	plp     plpmtud
 }
@@ -135,7 +136,7 @@ func (c *TCB) ICMPError(now time.Duration, kind ICMPKind, quotedSeq uint32, mtu,
 	default:
 		return ICMPIgnored
 	}
-	c.icmp.softErr = icmpErrs[kind]
+	c.icmp.softErr, c.icmp.softUna = icmpErrs[kind], c.snd.una
 	return ICMPSoft
 }
 
@@ -150,12 +151,22 @@ func (c *TCB) icmpAbort(kind ICMPKind) ICMPResult {
 	return ICMPAborted
 }
 
+// SoftError is the latest soft error an ICMP message reported (RFC 1122
+// 4.2.3.9, MUST-47's ERROR_REPORT), or nil. Like Linux's sk_err_soft, an
+// acknowledgment of new data since then makes it stale: the path works.
+func (c *TCB) SoftError() error {
+	if c.icmp.softErr != nil && c.snd.una == c.icmp.softUna {
+		return c.icmp.softErr
+	}
+	return nil
+}
+
 // timeoutErr is the error a connection that timed out reports: the soft
 // ICMP error it last heard, if any (RFC 1122 4.2.3.9, as Linux reports
 // EHOSTUNREACH rather than ETIMEDOUT), else ErrTimeout.
 func (c *TCB) timeoutErr() error {
-	if c.icmp.softErr != nil {
-		return c.icmp.softErr
+	if err := c.SoftError(); err != nil {
+		return err
 	}
 	return ErrTimeout
 }
