@@ -72,7 +72,7 @@ const (
 type icmpState struct {
 	softErr error     // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report...
 	softUna seq.Value // ...as long as SND.UNA has not moved since: an acknowledgment makes it stale
-	maxMSS  int   // the send MSS the handshake settled on, before any lowering (0: never lowered)
+	maxMSS  int       // the send MSS the handshake settled on, before any lowering (0: never lowered)
 	plp     plpmtud
 }
 

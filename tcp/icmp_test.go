@@ -46,7 +46,7 @@ func TestICMPSoftErrorReportedOnTimeout(t *testing.T) {
 			cfg.R2 = 10 * sec
 			f := inFlight(t, cfg)
 			f.icmp(c.kind, 1101, 0, 0, ICMPSoft)
-			f.expect(Established) // nothing sent, nothing changed
+			f.expect(Established)                   // nothing sent, nothing changed
 			if !errors.Is(f.c.SoftError(), c.err) { // MUST-47: ERROR_REPORT
 				t.Fatalf("soft error %v", f.c.SoftError())
 			}
