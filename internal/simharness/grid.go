@@ -12,7 +12,8 @@ import (
 // (loss 0-30%, bursts, duplication, reordering, corruption, jitter, delay
 // spikes, bandwidth and queue limits, flaps and partitions), the round
 // trip (1-200 ms), the MTU, MSS and buffer sizes, which options are
-// offered, IPv4 or IPv6, the transfer sizes, the close and the reader.
+// offered, IPv4 or IPv6, the transfer sizes, the close and the reader,
+// and sometimes a router (gridRouter).
 // "synack soak --grid" runs these; the spec's own flags replay one.
 func GridSpec(seed int64) Spec {
 	g := rand.New(rand.NewPCG(uint64(seed), 0x67726964)) // "grid": independent of the link's streams
@@ -110,7 +111,41 @@ func GridSpec(seed int64) Spec {
 	}
 	s.ClientBytes, s.ServerBytes = size(), size()
 	s.MSL = []time.Duration{time.Second, time.Second, 5 * time.Second}[g.IntN(3)]
+	gridRouter(&s, g, base.MTU)
 	return s
+}
+
+// gridRouter puts a router on the path of some seeds (drawn last, so the
+// rest of every seed's spec is what it was before routers existed): a hop
+// narrower than the link answering with ICMP (RFC 1191, RFC 8201), or
+// dropping it too (a black hole, left to RFC 4821's PLPMTUD, so never
+// below its 1200-byte base), and windows without a route, answered with
+// host unreachable.
+func gridRouter(s *Spec, g *rand.Rand, mtu int) {
+	if g.Float64() < 0.1 {
+		hops := []int{1280, 1400, 1492}
+		if !s.IPv6 {
+			hops = append(hops, 576, 1006)
+		}
+		hop := hops[g.IntN(len(hops))]
+		bh := g.Float64() < 0.3
+		if hop < mtu && (!bh || hop >= 1280) {
+			s.AB.Router.MTU, s.BA.Router.MTU = hop, hop
+			s.AB.Router.BlackHole, s.BA.Router.BlackHole = bh, bh
+		}
+	}
+	if g.Float64() < 0.03 {
+		w := sim.Flap(time.Duration(g.IntN(5000))*time.Millisecond,
+			[]time.Duration{time.Second, 10 * time.Second, time.Minute}[g.IntN(3)])
+		switch g.IntN(3) {
+		case 0:
+			s.AB.Router.Unreachable = []sim.Window{w}
+		case 1:
+			s.BA.Router.Unreachable = []sim.Window{w}
+		default:
+			s.AB.Router.Unreachable, s.BA.Router.Unreachable = []sim.Window{w}, []sim.Window{w}
+		}
+	}
 }
 
 // faultPicks are the grid's faults with their odds of being on.
