@@ -8,7 +8,7 @@ import "time"
 // retransmits its full-size segments until R2 gives up.
 //
 // Detection (RFC 4821 7.7, RFC 8899 4.3): a second consecutive
-// retransmission timeout of a full-size segment takes the MSS down to
+// retransmission timeout of a segment larger than the base size takes the MSS down to
 // what the base PLPMTU carries (1200 bytes for IPv4, RFC 8899 5.1.2; 1280
 // for IPv6), never below. A path that does not carry even that has some
 // other trouble, and R2 deals with it.
@@ -67,7 +67,12 @@ func (c *TCB) maxMTU() int {
 // outstanding data.
 func (c *TCB) plpOnRTO(now time.Duration) {
 	p := &c.icmp.plp
-	if c.retrans < 2 || !c.state.synchronized() || int(c.snd.max.Sub(c.snd.una)) < c.snd.mss {
+	// The segment resent from SND.UNA is as large as the data in flight,
+	// the MSS and the peer's window allow; only one larger than the base
+	// size can be what the path drops (a small window makes the segments
+	// smaller than the MSS, but not small enough).
+	resend := min(int(c.snd.max.Sub(c.snd.una)), c.snd.mss, max(int(c.snd.wnd), 1))
+	if c.retrans < 2 || !c.state.synchronized() || resend <= c.mssFor(c.plpBase()) {
 		return
 	}
 	cur := c.curMTU()
