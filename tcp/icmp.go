@@ -68,7 +68,9 @@ const (
 	ICMPMTUIgnored                   // a packet too big that fails the RFC 5927 7 checks
 )
 
-// icmpState is a connection's ICMP and path MTU state.
+// icmpState is a connection's ICMP and path MTU state, allocated by the
+// first accepted ICMP error or black hole (most connections never see
+// one, and the TCB stays in its size class).
 type icmpState struct {
 	softErr error     // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report...
 	softUna seq.Value // ...as long as SND.UNA has not moved since: an acknowledgment makes it stale
@@ -82,6 +84,14 @@ const (
 	minMTU4 = 68
 	minMTU6 = 1280
 )
+
+// icmpState returns the connection's ICMP state, allocating it.
+func (c *TCB) icmpState() *icmpState {
+	if c.icmp == nil {
+		c.icmp = &icmpState{}
+	}
+	return c.icmp
+}
 
 // ipHeaderLen is the IP header size of our packets.
 func (c *TCB) ipHeaderLen() int {
@@ -136,7 +146,8 @@ func (c *TCB) ICMPError(now time.Duration, kind ICMPKind, quotedSeq uint32, mtu,
 	default:
 		return ICMPIgnored
 	}
-	c.icmp.softErr, c.icmp.softUna = icmpErrs[kind], c.snd.una
+	st := c.icmpState()
+	st.softErr, st.softUna = icmpErrs[kind], c.snd.una
 	return ICMPSoft
 }
 
@@ -155,8 +166,8 @@ func (c *TCB) icmpAbort(kind ICMPKind) ICMPResult {
 // 4.2.3.9, MUST-47's ERROR_REPORT), or nil. Like Linux's sk_err_soft, an
 // acknowledgment of new data since then makes it stale: the path works.
 func (c *TCB) SoftError() error {
-	if c.icmp.softErr != nil && c.snd.una == c.icmp.softUna {
-		return c.icmp.softErr
+	if st := c.icmp; st != nil && st.softErr != nil && c.snd.una == st.softUna {
+		return st.softErr
 	}
 	return nil
 }
@@ -211,8 +222,8 @@ func (c *TCB) pmtuTooBig(now time.Duration, mtu, quotedLen int) ICMPResult {
 
 // lowerMSS sets the effective send MSS below what the handshake settled on.
 func (c *TCB) lowerMSS(mss int) {
-	if c.icmp.maxMSS == 0 {
-		c.icmp.maxMSS = c.snd.mss
+	if st := c.icmpState(); st.maxMSS == 0 {
+		st.maxMSS = c.snd.mss
 	}
 	c.snd.mss = mss
 	c.ccs.MSS = mss
@@ -235,7 +246,7 @@ func (c *TCB) retransmitNow(now time.Duration) {
 // or 0 when no ICMP message or black-hole detection has lowered it (the
 // handshake's MSS rules).
 func (c *TCB) PathMTU() int {
-	if c.icmp.maxMSS == 0 {
+	if c.icmp == nil || c.icmp.maxMSS == 0 {
 		return 0
 	}
 	n := c.snd.mss + c.ipHeaderLen() + 20

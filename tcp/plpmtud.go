@@ -56,7 +56,7 @@ func (c *TCB) curMTU() int {
 
 // maxMTU is the MTU the handshake's MSS fills.
 func (c *TCB) maxMTU() int {
-	if c.icmp.maxMSS == 0 {
+	if c.icmp == nil || c.icmp.maxMSS == 0 {
 		return c.curMTU()
 	}
 	return c.icmp.maxMSS + c.curMTU() - c.snd.mss
@@ -66,7 +66,6 @@ func (c *TCB) maxMTU() int {
 // the resend: c.retrans counts the consecutive timeouts of the oldest
 // outstanding data.
 func (c *TCB) plpOnRTO(now time.Duration) {
-	p := &c.icmp.plp
 	// The segment resent from SND.UNA is as large as the data in flight,
 	// the MSS and the peer's window allow; only one larger than the base
 	// size can be what the path drops (a small window makes the segments
@@ -75,6 +74,7 @@ func (c *TCB) plpOnRTO(now time.Duration) {
 	if c.retrans < 2 || !c.state.synchronized() || resend <= c.mssFor(c.plpBase()) {
 		return
 	}
+	p := &c.icmpState().plp
 	cur := c.curMTU()
 	switch {
 	case p.trying != 0: // the larger size failed: back to what worked
@@ -97,6 +97,9 @@ func (c *TCB) plpOnRTO(now time.Duration) {
 // connection that has sent full-size segments at the current size without
 // two timeouts in a row confirms it.
 func (c *TCB) plpMaybeRaise(now time.Duration) {
+	if c.icmp == nil {
+		return // no black hole yet: nothing to search
+	}
 	p := &c.icmp.plp
 	if p.raiseAt == 0 || now < p.raiseAt || c.retrans > 0 {
 		return

@@ -73,7 +73,7 @@ func TestPLPMTUDBlackHole(t *testing.T) {
 func TestPLPMTUDNotBelowBase(t *testing.T) {
 	f := inFlight(t, testConfig()) // MSS 1000: 1040-byte packets
 	f.advance(20 * sec)
-	if f.c.Status().SendMSS != 1000 || f.c.icmp.plp.events != 0 {
+	if f.c.Status().SendMSS != 1000 || f.c.icmp != nil {
 		t.Fatalf("MSS %d after timeouts", f.c.Status().SendMSS)
 	}
 }
