@@ -299,3 +299,32 @@ func FuzzICMPInput(f *testing.F) {
 		}
 	})
 }
+
+// MUST-55 (RFC 9293 3.9.2.2): source quench is discarded silently, even
+// one quoting a segment in flight; an ICMPv6 parameter problem, any code,
+// is a soft error (MUST-56: it never aborts).
+func TestSourceQuenchAndParamProblem(t *testing.T) {
+	r := &recLink{}
+	s, _ := New(r, Config{Addrs: []netip.Addr{addrB}, Clock: clock.NewVirtual()})
+	l, _ := s.ListenTCP("tcp", "10.0.0.2:80")
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)}, nil)
+	synack, _ := parseOut(t, r.out[0])
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: synack.Seq + 1, Flags: wire.ACK}, 80, nil)}, nil)
+	c, _ := l.TryAccept()
+	c.TryWrite([]byte("in flight"))
+	q := make([]byte, 28)
+	copy(q, wire.AppendIPHeader(nil, addrB, peer, wire.ProtoTCP, 0, 29))
+	q[20], q[21], q[22], q[23] = 0, 80, 0x9c, 0x40
+	seq := synack.Seq + 1
+	q[24], q[25], q[26], q[27] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+	sent := len(r.out)
+	s.DeliverPackets([][]byte{icmpPacket(peer, addrB, &wire.ICMP{Type: 4, Body: q})}, nil)
+	st := &s.Stats().ICMP
+	if st.OtherType.Load() != 1 || c.State() != tcp.Established || c.SoftError() != nil || len(r.out) != sent {
+		t.Fatalf("source quench: other %d, %v, soft %v", st.OtherType.Load(), c.State(), c.SoftError())
+	}
+	s.DeliverPackets([][]byte{icmpPacket(peer, addrB, &wire.ICMP{Type: wire.ICMPv4ParamProblem, Pointer: 9, Body: q})}, nil)
+	if st.Soft.Load() != 1 || c.State() != tcp.Established || !errors.Is(c.SoftError(), syscall.EPROTO) {
+		t.Fatalf("parameter problem: soft %d, %v, %v", st.Soft.Load(), c.State(), c.SoftError())
+	}
+}

@@ -7,7 +7,7 @@ import (
 	"github.com/synack-tcp/synack/seq"
 )
 
-// ICMP errors that reach a connection (RFC 9293 3.9.2.4, MUST-54; RFC 1122
+// ICMP errors that reach a connection (RFC 9293 3.9.2.2, MUST-54; RFC 1122
 // 4.2.3.9; RFC 5461). The stack parses the message, finds the connection
 // by the quoted 4-tuple and calls ICMPError with what the message means.
 
@@ -116,13 +116,14 @@ func (c *TCB) mssFor(mtu int) int {
 // ICMPPacketTooBig the reported MTU (0 when an old router left it out) and
 // the length of the quoted packet.
 //
-// RFC 5927 4.1 (SHLD-25, SHLD-26 of RFC 9293 3.9.2.4): the message is
-// acted on only if the quoted sequence number lies in SND.UNA..SND.NXT,
-// which an off-path attacker must guess. A soft error is remembered and
-// reported if the connection then times out (RFC 1122 4.2.3.9); a hard
-// error aborts (MUST-54 lets it; RFC 5461 4 keeps the abort for hard
-// errors), as do the unreachables while a SYN is outstanding in SYN-SENT,
-// where Linux fails the connect. A packet too big lowers the effective MSS
+// RFC 5927 4.1: the message is acted on only if the quoted sequence
+// number lies in SND.UNA..SND.NXT, which an off-path attacker must guess.
+// A soft error never aborts a synchronized connection (MUST-56); it is
+// made available (SoftError, SHLD-25) and reported if the connection then
+// times out (RFC 1122 4.2.3.9). A hard error aborts (SHLD-26; RFC 5461 4
+// keeps the abort for hard errors), as do the unreachables while a SYN is
+// outstanding in SYN-SENT, as RFC 9293 3.9.2.2 notes implementations do
+// and Linux fails the connect. A packet too big lowers the effective MSS
 // (RFC 1191, RFC 8201; see pmtuTooBig).
 func (c *TCB) ICMPError(now time.Duration, kind ICMPKind, quotedSeq uint32, mtu, quotedLen int) ICMPResult {
 	switch c.state {

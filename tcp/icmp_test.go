@@ -25,7 +25,8 @@ func inFlight(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
-// RFC 1122 4.2.3.9 and RFC 5461 4 (SHLD-25, MUST-47): a soft error (host
+// RFC 9293 3.9.2.2 (MUST-56, SHLD-25, MUST-47), RFC 1122 4.2.3.9 and RFC
+// 5461 4: a soft error (host
 // unreachable, network unreachable, time exceeded) does not abort a
 // synchronized connection; it is reported (SoftError), and if the
 // connection then gives up at R2 the user is told that error instead of a
@@ -67,8 +68,8 @@ func TestICMPSoftErrorReportedOnTimeout(t *testing.T) {
 	}
 }
 
-// MUST-54 (RFC 9293 3.9.2.4, RFC 1122 4.2.3.9): protocol and port
-// unreachable are hard errors and abort the connection, port unreachable
+// MUST-54 and SHLD-26 (RFC 9293 3.9.2.2, RFC 1122 4.2.3.9): protocol and
+// port unreachable are hard errors and abort the connection, port unreachable
 // reporting "connection refused" as Linux does; the transition's cause
 // names the message.
 func TestICMPHardErrorAborts(t *testing.T) {
@@ -124,8 +125,8 @@ func TestICMPSynReceivedBackToListen(t *testing.T) {
 	f.expect(Listen)
 }
 
-// RFC 5927 4.1, RFC 9293 SHLD-25 and SHLD-26: an ICMP error is acted on
-// only if the sequence number it quotes lies in SND.UNA..SND.NXT. Forged
+// RFC 5927 4.1: an ICMP error is acted on only if the sequence number it
+// quotes lies in SND.UNA..SND.NXT. Forged
 // messages quoting anything else, and any message while nothing is in
 // flight, are ignored, however many arrive: a flood of them changes
 // nothing and makes us send nothing.
