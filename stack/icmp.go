@@ -32,7 +32,8 @@ type ICMPStats struct {
 	PMTUEvicted   atomic.Uint64
 }
 
-// Kind returns the count of errors of kind k that matched a connection.
+// Kind returns the count of errors of kind k a connection accepted (quoted
+// sequence number in flight).
 func (st *ICMPStats) Kind(k tcp.ICMPKind) uint64 {
 	if int(k) < len(st.ByKind) {
 		return st.ByKind[k].Load()
