@@ -68,10 +68,10 @@ const (
 	ICMPMTUIgnored                   // a packet too big that fails the RFC 5927 7 checks
 )
 
-// icmpState is a connection's ICMP and path MTU state, allocated by the
+// icmpVars are a connection's ICMP and path MTU variables, allocated by the
 // first accepted ICMP error or black hole (most connections never see
 // one, and the TCB stays in its size class).
-type icmpState struct {
+type icmpVars struct {
 	softErr error     // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report...
 	softUna seq.Value // ...as long as SND.UNA has not moved since: an acknowledgment makes it stale
 	maxMSS  int       // the send MSS the handshake settled on, before any lowering (0: never lowered)
@@ -85,10 +85,10 @@ const (
 	minMTU6 = 1280
 )
 
-// icmpState returns the connection's ICMP state, allocating it.
-func (c *TCB) icmpState() *icmpState {
+// icmpAlloc returns the connection's ICMP variables, allocating them.
+func (c *TCB) icmpAlloc() *icmpVars {
 	if c.icmp == nil {
-		c.icmp = &icmpState{}
+		c.icmp = &icmpVars{}
 	}
 	return c.icmp
 }
@@ -147,7 +147,7 @@ func (c *TCB) ICMPError(now time.Duration, kind ICMPKind, quotedSeq uint32, mtu,
 	default:
 		return ICMPIgnored
 	}
-	st := c.icmpState()
+	st := c.icmpAlloc()
 	st.softErr, st.softUna = icmpErrs[kind], c.snd.una
 	return ICMPSoft
 }
@@ -223,7 +223,7 @@ func (c *TCB) pmtuTooBig(now time.Duration, mtu, quotedLen int) ICMPResult {
 
 // lowerMSS sets the effective send MSS below what the handshake settled on.
 func (c *TCB) lowerMSS(mss int) {
-	if st := c.icmpState(); st.maxMSS == 0 {
+	if st := c.icmpAlloc(); st.maxMSS == 0 {
 		st.maxMSS = c.snd.mss
 	}
 	c.snd.mss = mss

@@ -74,7 +74,7 @@ func (c *TCB) plpOnRTO(now time.Duration) {
 	if c.retrans < 2 || !c.state.synchronized() || resend <= c.mssFor(c.plpBase()) {
 		return
 	}
-	p := &c.icmpState().plp
+	p := &c.icmpAlloc().plp
 	cur := c.curMTU()
 	switch {
 	case p.trying != 0: // the larger size failed: back to what worked

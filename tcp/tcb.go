@@ -206,10 +206,9 @@ type TCB struct {
 	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
 	hdr      wire.TCP  // scratch header for the segment being sent
 	err      error     // why the connection ended badly, for the user
+	icmp     *icmpVars // ICMP errors and path MTU (icmp.go), from the first that matters
 	stats    Stats
 	onChange func(from, to State, cause Cause)
-
-	icmp *icmpState // ICMP errors and path MTU (icmp.go), from the first that matters
 }
 
 // Stats counts what a connection did.
