@@ -12,8 +12,7 @@ import (
 // (loss 0-30%, bursts, duplication, reordering, corruption, jitter, delay
 // spikes, bandwidth and queue limits, flaps and partitions), the round
 // trip (1-200 ms), the MTU, MSS and buffer sizes, which options are
-// offered, IPv4 or IPv6, the transfer sizes, the close and the reader,
-// and sometimes a router (gridRouter).
+// offered, IPv4 or IPv6, the transfer sizes, the close and the reader.
 // "synack soak --grid" runs these; the spec's own flags replay one.
 func GridSpec(seed int64) Spec {
 	g := rand.New(rand.NewPCG(uint64(seed), 0x67726964)) // "grid": independent of the link's streams
@@ -45,6 +44,7 @@ func GridSpec(seed int64) Spec {
 		}
 	}
 	s.AB, s.BA = base, base
+	gridRouter(&s, base.MTU) // a stream of its own: the draws here stay as they were
 	// Faults: each either both ways or in one direction only.
 	for _, f := range faultPicks {
 		if !chance(f.p) {
@@ -111,17 +111,18 @@ func GridSpec(seed int64) Spec {
 	}
 	s.ClientBytes, s.ServerBytes = size(), size()
 	s.MSL = []time.Duration{time.Second, time.Second, 5 * time.Second}[g.IntN(3)]
-	gridRouter(&s, g, base.MTU)
 	return s
 }
 
-// gridRouter puts a router on the path of some seeds (drawn last, so the
-// rest of every seed's spec is what it was before routers existed): a hop
+// gridRouter puts a router on the path of some seeds, drawn from a random
+// stream of its own so the rest of every seed's spec is what it was
+// before routers existed: a hop
 // narrower than the link answering with ICMP (RFC 1191, RFC 8201), or
 // dropping it too (a black hole, left to RFC 4821's PLPMTUD, so never
 // below its 1200-byte base), and windows without a route, answered with
 // host unreachable.
-func gridRouter(s *Spec, g *rand.Rand, mtu int) {
+func gridRouter(s *Spec, mtu int) {
+	g := rand.New(rand.NewPCG(uint64(s.Seed), 0x726f75746572)) // "router"
 	if g.Float64() < 0.1 {
 		hops := []int{1280, 1400, 1492}
 		if !s.IPv6 {
