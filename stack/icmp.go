@@ -32,7 +32,8 @@ type ICMPStats struct {
 	PMTUEvicted   atomic.Uint64
 }
 
-// Kind returns the count of errors of kind k that matched a connection.
+// Kind returns the count of errors of kind k a connection accepted (quoted
+// sequence number in flight).
 func (st *ICMPStats) Kind(k tcp.ICMPKind) uint64 {
 	if int(k) < len(st.ByKind) {
 		return st.ByKind[k].Load()
@@ -145,8 +146,10 @@ func (s *Stack) echo(ip wire.IPHeader, m *wire.ICMP) {
 	s.ep.WritePackets([][]byte{pkt}, []link.PacketInfo{info})
 }
 
-// kindOf classifies an ICMP error for TCP, as RFC 1122 4.2.3.9 and Linux's
-// icmp_err_convert do; ok is false for messages TCP does not act on.
+// kindOf classifies an ICMP error for TCP, as RFC 9293 3.9.2.2, RFC 1122
+// 4.2.3.9 and Linux's icmp_err_convert do; ok is false for messages TCP
+// does not act on. Source quench (IPv4 type 4) is not an error here: it
+// never reaches kindOf and is discarded silently (MUST-55).
 func kindOf(v6 bool, m *wire.ICMP) (tcp.ICMPKind, bool) {
 	if v6 {
 		switch m.Type {
@@ -154,10 +157,7 @@ func kindOf(v6 bool, m *wire.ICMP) (tcp.ICMPKind, bool) {
 			return tcp.ICMPPacketTooBig, true
 		case wire.ICMPv6TimeExceeded:
 			return tcp.ICMPTimeExceeded, true
-		case wire.ICMPv6ParamProblem:
-			if m.Code == 1 { // unrecognized Next Header: our protocol is not there
-				return tcp.ICMPProtoUnreachable, true
-			}
+		case wire.ICMPv6ParamProblem: // soft, codes 0-2 included (RFC 9293 3.9.2.2)
 			return tcp.ICMPParamProblem, true
 		case wire.ICMPv6DestUnreach:
 			switch m.Code {

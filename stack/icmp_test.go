@@ -256,3 +256,75 @@ func TestSimPathMTUBlackHole(t *testing.T) {
 	}
 	t.Logf("1 MiB each way through a black hole in %v of virtual time, %d packets lost at the hop", n.clk.Now(), st.LostHop)
 }
+
+// FuzzICMPInput feeds a stack with an established connection arbitrary
+// ICMP messages, raw and wrapped in a valid IPv4 header with a valid ICMP
+// checksum (so the fuzzer reaches the quote and the connection): nothing
+// may panic or break the connection's invariants.
+func FuzzICMPInput(f *testing.F) {
+	q := make([]byte, 28)
+	copy(q, wire.AppendIPHeader(nil, addrB, peer, wire.ProtoTCP, 0, 1420))
+	q[20], q[21], q[22], q[23] = 0, 80, 0x9c, 0x40
+	for _, m := range []wire.ICMP{
+		{Type: wire.ICMPv4Echo, Body: []byte("x")},
+		{Type: wire.ICMPv4DestUnreach, Code: wire.ICMPv4FragNeeded, MTU: 576, Body: q},
+		{Type: wire.ICMPv4DestUnreach, Code: wire.ICMPv4PortUnreach, Body: q},
+		{Type: wire.ICMPv4TimeExceeded, Body: q[:20]},
+	} {
+		f.Add(wire.AppendICMPv4(nil, &m), true)
+	}
+	f.Add(icmpPacket(peer6, local6, &wire.ICMP{Type: wire.ICMPv6PacketTooBig, MTU: 1280, Body: q}), false)
+	f.Fuzz(func(t *testing.T, b []byte, wrap bool) {
+		r := &recLink{}
+		s, _ := New(r, Config{Addrs: []netip.Addr{addrB, local6}, Clock: clock.NewVirtual(), Secret: []byte("fuzz")})
+		l, _ := s.ListenTCP("tcp", "10.0.0.2:80")
+		s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)}, nil)
+		synack, _ := parseOut(t, r.out[0])
+		s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: synack.Seq + 1, Flags: wire.ACK}, 80, nil)}, nil)
+		c, err := l.TryAccept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.TryWrite(make([]byte, 3000))
+		pkt := b
+		if wrap && len(b) >= 8 {
+			b[2], b[3] = 0, 0 // whatever it says, with the checksum made right
+			sum := wire.Fold(wire.Checksum(b, 0))
+			b[2], b[3] = byte(sum>>8), byte(sum)
+			pkt = append(wire.AppendIPHeader(nil, netip.MustParseAddr("192.0.2.1"), addrB, wire.ProtoICMP, 0, len(b)), b...)
+		}
+		s.DeliverPackets([][]byte{pkt}, nil)
+		if err := c.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// MUST-55 (RFC 9293 3.9.2.2): source quench is discarded silently, even
+// one quoting a segment in flight; an ICMPv6 parameter problem, any code,
+// is a soft error (MUST-56: it never aborts).
+func TestSourceQuenchAndParamProblem(t *testing.T) {
+	r := &recLink{}
+	s, _ := New(r, Config{Addrs: []netip.Addr{addrB}, Clock: clock.NewVirtual()})
+	l, _ := s.ListenTCP("tcp", "10.0.0.2:80")
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1000, Flags: wire.SYN}, 80, nil)}, nil)
+	synack, _ := parseOut(t, r.out[0])
+	s.DeliverPackets([][]byte{segment(wire.TCP{Seq: 1001, Ack: synack.Seq + 1, Flags: wire.ACK}, 80, nil)}, nil)
+	c, _ := l.TryAccept()
+	c.TryWrite([]byte("in flight"))
+	q := make([]byte, 28)
+	copy(q, wire.AppendIPHeader(nil, addrB, peer, wire.ProtoTCP, 0, 29))
+	q[20], q[21], q[22], q[23] = 0, 80, 0x9c, 0x40
+	seq := synack.Seq + 1
+	q[24], q[25], q[26], q[27] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+	sent := len(r.out)
+	s.DeliverPackets([][]byte{icmpPacket(peer, addrB, &wire.ICMP{Type: 4, Body: q})}, nil)
+	st := &s.Stats().ICMP
+	if st.OtherType.Load() != 1 || c.State() != tcp.Established || c.SoftError() != nil || len(r.out) != sent {
+		t.Fatalf("source quench: other %d, %v, soft %v", st.OtherType.Load(), c.State(), c.SoftError())
+	}
+	s.DeliverPackets([][]byte{icmpPacket(peer, addrB, &wire.ICMP{Type: wire.ICMPv4ParamProblem, Pointer: 9, Body: q})}, nil)
+	if st.Soft.Load() != 1 || c.State() != tcp.Established || !errors.Is(c.SoftError(), syscall.EPROTO) {
+		t.Fatalf("parameter problem: soft %d, %v, %v", st.Soft.Load(), c.State(), c.SoftError())
+	}
+}

@@ -7,7 +7,7 @@ import (
 	"github.com/synack-tcp/synack/seq"
 )
 
-// ICMP errors that reach a connection (RFC 9293 3.9.2.4, MUST-54; RFC 1122
+// ICMP errors that reach a connection (RFC 9293 3.9.2.2, MUST-54; RFC 1122
 // 4.2.3.9; RFC 5461). The stack parses the message, finds the connection
 // by the quoted 4-tuple and calls ICMPError with what the message means.
 
@@ -68,10 +68,13 @@ const (
 	ICMPMTUIgnored                   // a packet too big that fails the RFC 5927 7 checks
 )
 
-// icmpState is a connection's ICMP and path MTU state.
-type icmpState struct {
-	softErr error // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report
-	maxMSS  int   // the send MSS the handshake settled on, before any lowering (0: never lowered)
+// icmpVars are a connection's ICMP and path MTU variables, allocated by the
+// first accepted ICMP error or black hole (most connections never see
+// one, and the TCB stays in its size class).
+type icmpVars struct {
+	softErr error     // the latest soft error (RFC 1122 4.2.3.9), for a timeout to report...
+	softUna seq.Value // ...as long as SND.UNA has not moved since: an acknowledgment makes it stale
+	maxMSS  int       // the send MSS the handshake settled on, before any lowering (0: never lowered)
 	plp     plpmtud
 }
 
@@ -81,6 +84,14 @@ const (
 	minMTU4 = 68
 	minMTU6 = 1280
 )
+
+// icmpAlloc returns the connection's ICMP variables, allocating them.
+func (c *TCB) icmpAlloc() *icmpVars {
+	if c.icmp == nil {
+		c.icmp = &icmpVars{}
+	}
+	return c.icmp
+}
 
 // ipHeaderLen is the IP header size of our packets.
 func (c *TCB) ipHeaderLen() int {
@@ -105,13 +116,14 @@ func (c *TCB) mssFor(mtu int) int {
 // ICMPPacketTooBig the reported MTU (0 when an old router left it out) and
 // the length of the quoted packet.
 //
-// RFC 5927 4.1 (SHLD-25, SHLD-26 of RFC 9293 3.9.2.4): the message is
-// acted on only if the quoted sequence number lies in SND.UNA..SND.NXT,
-// which an off-path attacker must guess. A soft error is remembered and
-// reported if the connection then times out (RFC 1122 4.2.3.9); a hard
-// error aborts (MUST-54 lets it; RFC 5461 4 keeps the abort for hard
-// errors), as do the unreachables while a SYN is outstanding in SYN-SENT,
-// where Linux fails the connect. A packet too big lowers the effective MSS
+// RFC 5927 4.1: the message is acted on only if the quoted sequence
+// number lies in SND.UNA..SND.NXT, which an off-path attacker must guess.
+// A soft error never aborts a synchronized connection (MUST-56); it is
+// made available (SoftError, SHLD-25) and reported if the connection then
+// times out (RFC 1122 4.2.3.9). A hard error aborts (SHLD-26; RFC 5461 4
+// keeps the abort for hard errors), as do the unreachables while a SYN is
+// outstanding in SYN-SENT, as RFC 9293 3.9.2.2 notes implementations do
+// and Linux fails the connect. A packet too big lowers the effective MSS
 // (RFC 1191, RFC 8201; see pmtuTooBig).
 func (c *TCB) ICMPError(now time.Duration, kind ICMPKind, quotedSeq uint32, mtu, quotedLen int) ICMPResult {
 	switch c.state {
@@ -135,7 +147,8 @@ func (c *TCB) ICMPError(now time.Duration, kind ICMPKind, quotedSeq uint32, mtu,
 	default:
 		return ICMPIgnored
 	}
-	c.icmp.softErr = icmpErrs[kind]
+	st := c.icmpAlloc()
+	st.softErr, st.softUna = icmpErrs[kind], c.snd.una
 	return ICMPSoft
 }
 
@@ -150,12 +163,22 @@ func (c *TCB) icmpAbort(kind ICMPKind) ICMPResult {
 	return ICMPAborted
 }
 
+// SoftError is the latest soft error an ICMP message reported (RFC 1122
+// 4.2.3.9, MUST-47's ERROR_REPORT), or nil. Like Linux's sk_err_soft, an
+// acknowledgment of new data since then makes it stale: the path works.
+func (c *TCB) SoftError() error {
+	if st := c.icmp; st != nil && st.softErr != nil && c.snd.una == st.softUna {
+		return st.softErr
+	}
+	return nil
+}
+
 // timeoutErr is the error a connection that timed out reports: the soft
 // ICMP error it last heard, if any (RFC 1122 4.2.3.9, as Linux reports
 // EHOSTUNREACH rather than ETIMEDOUT), else ErrTimeout.
 func (c *TCB) timeoutErr() error {
-	if c.icmp.softErr != nil {
-		return c.icmp.softErr
+	if err := c.SoftError(); err != nil {
+		return err
 	}
 	return ErrTimeout
 }
@@ -200,8 +223,8 @@ func (c *TCB) pmtuTooBig(now time.Duration, mtu, quotedLen int) ICMPResult {
 
 // lowerMSS sets the effective send MSS below what the handshake settled on.
 func (c *TCB) lowerMSS(mss int) {
-	if c.icmp.maxMSS == 0 {
-		c.icmp.maxMSS = c.snd.mss
+	if st := c.icmpAlloc(); st.maxMSS == 0 {
+		st.maxMSS = c.snd.mss
 	}
 	c.snd.mss = mss
 	c.ccs.MSS = mss
@@ -224,7 +247,7 @@ func (c *TCB) retransmitNow(now time.Duration) {
 // or 0 when no ICMP message or black-hole detection has lowered it (the
 // handshake's MSS rules).
 func (c *TCB) PathMTU() int {
-	if c.icmp.maxMSS == 0 {
+	if c.icmp == nil || c.icmp.maxMSS == 0 {
 		return 0
 	}
 	n := c.snd.mss + c.ipHeaderLen() + 20

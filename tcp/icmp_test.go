@@ -25,10 +25,13 @@ func inFlight(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
-// RFC 1122 4.2.3.9 and RFC 5461 4: a soft error (host unreachable, network
-// unreachable, time exceeded) does not abort a synchronized connection;
-// it is remembered, and if the connection then gives up at R2 the user is
-// told that error instead of a bare timeout (as Linux reports EHOSTUNREACH).
+// RFC 9293 3.9.2.2 (MUST-56, SHLD-25, MUST-47), RFC 1122 4.2.3.9 and RFC
+// 5461 4: a soft error (host
+// unreachable, network unreachable, time exceeded) does not abort a
+// synchronized connection; it is reported (SoftError), and if the
+// connection then gives up at R2 the user is told that error instead of a
+// bare timeout (as Linux reports EHOSTUNREACH). An acknowledgment of new
+// data makes it stale, as Linux clears sk_err_soft.
 func TestICMPSoftErrorReportedOnTimeout(t *testing.T) {
 	for _, c := range []struct {
 		kind ICMPKind
@@ -44,11 +47,19 @@ func TestICMPSoftErrorReportedOnTimeout(t *testing.T) {
 			cfg.R2 = 10 * sec
 			f := inFlight(t, cfg)
 			f.icmp(c.kind, 1101, 0, 0, ICMPSoft)
-			f.expect(Established) // nothing sent, nothing changed
-			// The peer answers after all: the connection goes on.
+			f.expect(Established)                   // nothing sent, nothing changed
+			if !errors.Is(f.c.SoftError(), c.err) { // MUST-47: ERROR_REPORT
+				t.Fatalf("soft error %v", f.c.SoftError())
+			}
+			// The peer answers after all: the connection goes on, and the
+			// error is stale.
 			f.step(100*time.Millisecond, "<SEQ=301><ACK=2101><CTL=ACK>", Established)
+			if f.c.SoftError() != nil {
+				t.Fatalf("soft error %v after an acknowledgment", f.c.SoftError())
+			}
 			f.write(bytesOf(10))
 			f.expect(Established, "<SEQ=2101><LEN=10>")
+			f.icmp(c.kind, 2101, 0, 0, ICMPSoft) // and now the path fails for good
 			f.advance(30 * sec)
 			if f.c.State() != Closed || !errors.Is(f.c.Err(), c.err) || f.lastCause() != CauseRetransmit {
 				t.Fatalf("%v, err %v, cause %q; want CLOSED with %v", f.c.State(), f.c.Err(), f.lastCause(), c.err)
@@ -57,8 +68,8 @@ func TestICMPSoftErrorReportedOnTimeout(t *testing.T) {
 	}
 }
 
-// MUST-54 (RFC 9293 3.9.2.4, RFC 1122 4.2.3.9): protocol and port
-// unreachable are hard errors and abort the connection, port unreachable
+// MUST-54 and SHLD-26 (RFC 9293 3.9.2.2, RFC 1122 4.2.3.9): protocol and
+// port unreachable are hard errors and abort the connection, port unreachable
 // reporting "connection refused" as Linux does; the transition's cause
 // names the message.
 func TestICMPHardErrorAborts(t *testing.T) {
@@ -114,8 +125,8 @@ func TestICMPSynReceivedBackToListen(t *testing.T) {
 	f.expect(Listen)
 }
 
-// RFC 5927 4.1, RFC 9293 SHLD-25 and SHLD-26: an ICMP error is acted on
-// only if the sequence number it quotes lies in SND.UNA..SND.NXT. Forged
+// RFC 5927 4.1: an ICMP error is acted on only if the sequence number it
+// quotes lies in SND.UNA..SND.NXT. Forged
 // messages quoting anything else, and any message while nothing is in
 // flight, are ignored, however many arrive: a flood of them changes
 // nothing and makes us send nothing.

@@ -8,7 +8,7 @@ import "time"
 // retransmits its full-size segments until R2 gives up.
 //
 // Detection (RFC 4821 7.7, RFC 8899 4.3): a second consecutive
-// retransmission timeout of a full-size segment takes the MSS down to
+// retransmission timeout of a segment larger than the base size takes the MSS down to
 // what the base PLPMTU carries (1200 bytes for IPv4, RFC 8899 5.1.2; 1280
 // for IPv6), never below. A path that does not carry even that has some
 // other trouble, and R2 deals with it.
@@ -56,7 +56,7 @@ func (c *TCB) curMTU() int {
 
 // maxMTU is the MTU the handshake's MSS fills.
 func (c *TCB) maxMTU() int {
-	if c.icmp.maxMSS == 0 {
+	if c.icmp == nil || c.icmp.maxMSS == 0 {
 		return c.curMTU()
 	}
 	return c.icmp.maxMSS + c.curMTU() - c.snd.mss
@@ -66,10 +66,15 @@ func (c *TCB) maxMTU() int {
 // the resend: c.retrans counts the consecutive timeouts of the oldest
 // outstanding data.
 func (c *TCB) plpOnRTO(now time.Duration) {
-	p := &c.icmp.plp
-	if c.retrans < 2 || !c.state.synchronized() || int(c.snd.max.Sub(c.snd.una)) < c.snd.mss {
+	// The segment resent from SND.UNA is as large as the data in flight,
+	// the MSS and the peer's window allow; only one larger than the base
+	// size can be what the path drops (a small window makes the segments
+	// smaller than the MSS, but not small enough).
+	resend := min(int(c.snd.max.Sub(c.snd.una)), c.snd.mss, max(int(c.snd.wnd), 1))
+	if c.retrans < 2 || !c.state.synchronized() || resend <= c.mssFor(c.plpBase()) {
 		return
 	}
+	p := &c.icmpAlloc().plp
 	cur := c.curMTU()
 	switch {
 	case p.trying != 0: // the larger size failed: back to what worked
@@ -92,6 +97,9 @@ func (c *TCB) plpOnRTO(now time.Duration) {
 // connection that has sent full-size segments at the current size without
 // two timeouts in a row confirms it.
 func (c *TCB) plpMaybeRaise(now time.Duration) {
+	if c.icmp == nil {
+		return // no black hole yet: nothing to search
+	}
 	p := &c.icmp.plp
 	if p.raiseAt == 0 || now < p.raiseAt || c.retrans > 0 {
 		return

@@ -73,7 +73,21 @@ func TestPLPMTUDBlackHole(t *testing.T) {
 func TestPLPMTUDNotBelowBase(t *testing.T) {
 	f := inFlight(t, testConfig()) // MSS 1000: 1040-byte packets
 	f.advance(20 * sec)
-	if f.c.Status().SendMSS != 1000 || f.c.icmp.plp.events != 0 {
+	if f.c.Status().SendMSS != 1000 || f.c.icmp != nil {
 		t.Fatalf("MSS %d after timeouts", f.c.Status().SendMSS)
 	}
+}
+
+// Soak seed 985: a peer's 4 KiB window keeps segments at 4096 bytes,
+// under a 9000-byte link's MSS but over a 1280-byte black hole's; the
+// detector must judge the segment resent, not the MSS, or the connection
+// retransmits 4096-byte segments until R2.
+func TestPLPMTUDWindowLimitedSegments(t *testing.T) {
+	cfg := testConfig()
+	cfg.MSS = 8960
+	f := establishedWith(t, cfg, "<SEQ=300><ACK=101><CTL=SYN,ACK><MSS=8960><WND=4096>")
+	f.write(bytesOf(6000))
+	f.expect(Established, "<SEQ=101><LEN=4096>")
+	f.step(1*sec, "", Established, "<SEQ=101><LEN=4096>")
+	f.step(3*sec, "", Established, "<SEQ=101><LEN=1160>")
 }

@@ -240,7 +240,7 @@ type TCB struct {
 	dsackOn  bool
 	lastOOO  seq.Value // start of the latest out-of-order arrival (RFC 2018 4)
 	err      error     // why the connection ended badly, for the user
-	icmp     icmpState // ICMP errors and path MTU (icmp.go)
+	icmp     *icmpVars // ICMP errors and path MTU (icmp.go), from the first that matters
 	stats    Stats
 	onChange func(from, to State, cause Cause)
 

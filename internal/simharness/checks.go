@@ -92,7 +92,7 @@ func (r *runner) checkAfterFin(c *stack.Conn, s tcp.Status, name func() string) 
 // through RTT samples inflated by echoed timestamps: see
 // regressions_test.go.)
 func (s Spec) TimeoutsExpected() bool {
-	if 1-(1-dirLoss(s.AB))*(1-dirLoss(s.BA)) >= 0.0999 || s.undetectedCorruption() { // 10% lands at 0.09999...
+	if 1-(1-dirLoss(s.AB))*(1-dirLoss(s.BA)) >= 0.0999 || s.undetectedCorruption() || s.unreachable() { // 10% lands at 0.09999...
 		return true
 	}
 	for _, c := range [...]*sim.Config{&s.AB, &s.BA} {
@@ -106,6 +106,12 @@ func (s Spec) TimeoutsExpected() bool {
 		}
 	}
 	return false
+}
+
+// unreachable reports whether the router has windows without a route: a
+// connection may then end with EHOSTUNREACH (RFC 1122 4.2.3.9).
+func (s Spec) unreachable() bool {
+	return len(s.AB.Router.Unreachable) > 0 || len(s.BA.Router.Unreachable) > 0
 }
 
 // dirLoss is the average probability that a packet in one direction is

@@ -44,6 +44,11 @@ func (f linkFlag) Set(v string) error {
 	return f.set(f.ba, b)
 }
 
+// boolLinkFlag is a boolean linkFlag: --name alone is true both ways.
+type boolLinkFlag struct{ linkFlag }
+
+func (boolLinkFlag) IsBoolFlag() bool { return true }
+
 // parseProb reads "0.05" or "5%".
 func parseProb(s string) (float64, error) {
 	pct := strings.HasSuffix(s, "%")

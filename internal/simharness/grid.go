@@ -44,6 +44,7 @@ func GridSpec(seed int64) Spec {
 		}
 	}
 	s.AB, s.BA = base, base
+	gridRouter(&s, base.MTU) // a stream of its own: the draws here stay as they were
 	// Faults: each either both ways or in one direction only.
 	for _, f := range faultPicks {
 		if !chance(f.p) {
@@ -117,6 +118,41 @@ func GridSpec(seed int64) Spec {
 		s.MemBudget = []int{24 << 10, 64 << 10, 256 << 10, 1 << 20}[g.IntN(4)]
 	}
 	return s
+}
+
+// gridRouter puts a router on the path of some seeds, drawn from a random
+// stream of its own so the rest of every seed's spec is what it was
+// before routers existed: a hop
+// narrower than the link answering with ICMP (RFC 1191, RFC 8201), or
+// dropping it too (a black hole, left to RFC 4821's PLPMTUD, so never
+// below its 1200-byte base), and windows without a route, answered with
+// host unreachable.
+func gridRouter(s *Spec, mtu int) {
+	g := rand.New(rand.NewPCG(uint64(s.Seed), 0x726f75746572)) // "router"
+	if g.Float64() < 0.1 {
+		hops := []int{1280, 1400, 1492}
+		if !s.IPv6 {
+			hops = append(hops, 576, 1006)
+		}
+		hop := hops[g.IntN(len(hops))]
+		bh := g.Float64() < 0.3
+		if hop < mtu && (!bh || hop >= 1280) {
+			s.AB.Router.MTU, s.BA.Router.MTU = hop, hop
+			s.AB.Router.BlackHole, s.BA.Router.BlackHole = bh, bh
+		}
+	}
+	if g.Float64() < 0.03 {
+		w := sim.Flap(time.Duration(g.IntN(5000))*time.Millisecond,
+			[]time.Duration{time.Second, 10 * time.Second, time.Minute}[g.IntN(3)])
+		switch g.IntN(3) {
+		case 0:
+			s.AB.Router.Unreachable = []sim.Window{w}
+		case 1:
+			s.BA.Router.Unreachable = []sim.Window{w}
+		default:
+			s.AB.Router.Unreachable, s.BA.Router.Unreachable = []sim.Window{w}, []sim.Window{w}
+		}
+	}
 }
 
 // faultPicks are the grid's faults with their odds of being on.

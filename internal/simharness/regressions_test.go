@@ -102,6 +102,14 @@ var regressions = []struct {
 		why: "Not a stack bug: a checksum-preserving change to a TSval poisons TS.Recent and PAWS then drops " +
 			"everything; with such corruption the harness allows a timeout and skips the byte check.",
 	},
+	{
+		name: "black-hole-window-limited-segments", seed: 985, completed: true,
+		args: "--blackhole --close client --dup 5% --jitter 1ms --loss 0/2% --mtu 9000 --no-timestamps --pmtu 1280 --rcvbuf 4KiB --rcvbuf-max 1MiB --sndbuf 1MiB --sndbuf-max 1MiB",
+		why: "A 4 KiB receive window kept both sides' segments at 4096 bytes, under the 9000-byte link's MSS " +
+			"but over the 1280-byte black hole's MTU. PLPMTUD's detector asked for a full-MSS segment in " +
+			"flight, never saw one, and both connections resent 4096-byte segments until R2. Fixed in " +
+			"tcp/plpmtud.go: any resend larger than the base size counts.",
+	},
 }
 
 func TestRegressions(t *testing.T) {

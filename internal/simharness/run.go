@@ -376,7 +376,8 @@ func (r *runner) onEvent(side string) func(stack.Event) {
 // gaveUp reports a transition to CLOSED by a timer other than TIME-WAIT's:
 // retransmission (R2), user timeout, keepalive, zero window, FIN-WAIT-2.
 func gaveUp(c tcp.Cause) bool {
-	return strings.HasPrefix(string(c), "timeout ") && c != tcp.CauseTimeWait
+	return strings.HasPrefix(string(c), "timeout ") && c != tcp.CauseTimeWait ||
+		strings.HasPrefix(string(c), "rcv ICMP ") // the router said there is no way through
 }
 
 // onPacket records a packet's fate in the digest and the trace.

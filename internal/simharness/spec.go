@@ -10,6 +10,7 @@ package simharness
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,6 +165,16 @@ func (s *Spec) RegisterFlags(fs *flag.FlagSet) {
 	lf("partition", "outages of one direction, as --flap (use A/B: 10s+5s/none)",
 		func(c *sim.Config) string { return fmtWindows(c.Partition) },
 		func(c *sim.Config, v string) (err error) { c.Partition, err = parseWindows(v); return })
+	lf("pmtu", "a router hop of this MTU on the path, answering larger packets with ICMP fragmentation needed / packet too big (0: none)",
+		func(c *sim.Config) string { return fmt.Sprint(c.Router.MTU) },
+		func(c *sim.Config, v string) (err error) { c.Router.MTU, err = parseInt(v, 0, 1<<16-1); return })
+	fs.Var(boolLinkFlag{linkFlag{&s.AB, &s.BA,
+		func(c *sim.Config) string { return strconv.FormatBool(c.Router.BlackHole) },
+		func(c *sim.Config, v string) (err error) { c.Router.BlackHole, err = strconv.ParseBool(v); return }}},
+		"blackhole", "the router drops its ICMP too: a path MTU black hole (RFC 2923 2.1)")
+	lf("unreachable", "windows in which the router has no route and answers host unreachable, as --flap",
+		func(c *sim.Config) string { return fmtWindows(c.Router.Unreachable) },
+		func(c *sim.Config, v string) (err error) { c.Router.Unreachable, err = parseWindows(v); return })
 
 	fs.Var(sizePair{&s.ClientBytes, &s.ServerBytes}, "size", "bytes each side sends (1MiB), or CLIENT/SERVER")
 	fs.Var(intValue{&s.MSS, 0, 65535}, "mss", "largest segment each side receives (0: from the MTU)")
@@ -205,6 +216,10 @@ func (s Spec) Args() []string {
 		case "false":
 			args = append(args, "--"+f.Name+"=false")
 		default:
+			if _, ok := f.Value.(boolLinkFlag); ok {
+				args = append(args, "--"+f.Name+"="+v) // A/B of a boolean flag
+				break
+			}
 			args = append(args, "--"+f.Name, v)
 		}
 	})
