@@ -27,31 +27,29 @@ type Conn struct {
 	// the code takes, as leaves, Listener.mu (a child's handshake ends),
 	// Stack.mu (a closed connection leaves the demux), the timer heap's
 	// lock and the deadline locks; OnEvent runs under it.
-	mu         sync.Mutex
-	tcb        *tcp.TCB
-	b          *batch    // outbound packets of the current operation
-	l          *Listener // listener until accepted
-	gone       bool      // removed from the demux (CLOSED)
-	userClosed bool      // Close called
-	abortSoon  bool      // established after its listener closed
-	readWait   bool
-	writeWait  bool
-	rd, wr     chan struct{} // wake-ups for blocked Read / Write / Dial
-	urg        chan struct{} // urgent pointer advanced (Urgent)
-	schedAt    time.Duration // deadline registered with the timer heap (0: none)
-	twPending  bool          // entered TIME-WAIT: hand over to a record after this operation
-	tw         *twEntry      // the TIME-WAIT record that replaced the TCB in the demux
-	orphan     bool          // on the stack's orphan list (written under its lock too)
+	mu          sync.Mutex
+	tcb         *tcp.TCB
+	b           *batch    // outbound packets of the current operation
+	l           *Listener // listener until accepted
+	gone        bool      // removed from the demux (CLOSED)
+	userClosed  bool      // Close called
+	abortSoon   bool      // established after its listener closed
+	readWait    bool
+	writeWait   bool
+	twPending   bool            // entered TIME-WAIT: hand over to a record after this operation
+	orphan      bool            // on the stack's orphan list (written under its lock too)
+	lingerAbort bool            // SetLinger(0): Close resets
+	readShut    bool            // CloseRead: Read returns EOF once drained
+	ip          link.PacketInfo // the IP header fields of our packets (ipopts.go); ECN is per segment
+	rd, wr      chan struct{}   // wake-ups for blocked Read / Write / Dial
+	urg         chan struct{}   // urgent pointer advanced (Urgent)
+	tw          *twEntry        // the TIME-WAIT record that replaced the TCB in the demux
+	schedAt     time.Duration   // deadline registered with the timer heap (0: none)
 
 	heapIdx int           // guarded by the timer heap's lock
 	heapAt  time.Duration // guarded by the timer heap's lock
 
 	rdl, wdl deadline // each guarded by its own lock
-
-	ip link.PacketInfo // the IP header fields of our packets (ipopts.go); ECN is per segment
-
-	lingerAbort bool // SetLinger(0): Close resets
-	readShut    bool // CloseRead: Read returns EOF once drained
 }
 
 func (s *Stack) newConn(id tuple, l *Listener) *Conn {

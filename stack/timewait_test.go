@@ -240,3 +240,14 @@ func BenchmarkTimeWaitHeap(b *testing.B) {
 		runtime.KeepAlive(n)
 	}
 }
+
+// An idle connection costs its TCB and its Conn, each rounded up to Go's
+// allocation size class: 1280 and 224 bytes today, so an idle pair (two of
+// each, plus two demux entries) stays within the 3.6 KiB. A field
+// that pushes either over its class costs every connection the next class
+// up; this test says so where the benchmark would only drift.
+func TestIdleFootprint(t *testing.T) {
+	if tcb, conn := unsafe.Sizeof(tcp.TCB{}), unsafe.Sizeof(Conn{}); tcb > 1280 || conn > 224 {
+		t.Fatalf("TCB %d bytes (class limit 1280), Conn %d (224): an idle pair grows by a size class", tcb, conn)
+	}
+}
