@@ -27,9 +27,12 @@ func (l *eventLog) count(from, to tcp.State, cause tcp.Cause) int {
 	return n
 }
 
+// newSimPair is two stacks over an Ethernet-sized simulated link with a
+// 1 ms delay each way.
 func newSimPair(t testing.TB, ca, cb Config) *simNet {
 	clk := clock.NewVirtual()
-	ea, eb := sim.New(clk, 1, sim.Config{Delay: time.Millisecond}, sim.Config{Delay: time.Millisecond})
+	lc := sim.Config{Delay: time.Millisecond, MTU: 1500}
+	ea, eb := sim.New(clk, 1, lc, lc)
 	ca.Addrs, ca.Clock = []netip.Addr{addrA}, clk
 	cb.Addrs, cb.Clock = []netip.Addr{addrB}, clk
 	if ca.Secret == nil {
@@ -249,5 +252,55 @@ func BenchmarkTimeWaitHeap(b *testing.B) {
 func TestIdleFootprint(t *testing.T) {
 	if tcb, conn := unsafe.Sizeof(tcp.TCB{}), unsafe.Sizeof(Conn{}); tcb > 1280 || conn > 224 {
 		t.Fatalf("TCB %d bytes (class limit 1280), Conn %d (224): an idle pair grows by a size class", tcb, conn)
+	}
+}
+
+// BenchmarkZeroWindowPeer is the hostile reader: a peer sends a
+// 12-byte request, then holds its window shut while the server's
+// application writes a 1 MiB reply and closes. It reports the server's
+// heap and buffer memory while the reply waits (target: at most 128 KiB;
+// it was 1,026 KiB) and how long after the application's close the
+// connection is gone (target: within 10 minutes; it was never).
+func BenchmarkZeroWindowPeer(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		n := newSimPair(b, Config{TCP: tcp.Config{RecvBuf: 4 << 10, RecvBufMax: 4 << 10}}, Config{})
+		l, _ := n.b.ListenTCP("tcp", "10.0.0.2:80")
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		c, _ := n.a.Open(netip.MustParseAddrPort("10.0.0.2:80"))
+		var s *Conn
+		reply := make([]byte, 1<<20)
+		sent := 0
+		n.run(time.Minute, func() bool {
+			if s == nil {
+				if s, _ = l.TryAccept(); s != nil {
+					c.TryWrite([]byte("GET / HTTP/1")) // 12 bytes, and the client never reads
+				}
+				return false
+			}
+			var req [12]byte
+			s.TryRead(req[:])
+			w, _ := s.TryWrite(reply[sent:])
+			sent += w
+			return c.Status().RcvWnd == 0 && s.Status().SndWnd == 0
+		})
+		n.run(n.clk.Now()+5*time.Second, func() bool { // let the writer fill all it may
+			w, _ := s.TryWrite(reply[sent:])
+			sent += w
+			return false
+		})
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/1024, "heap_KiB")
+		b.ReportMetric(float64(n.b.Stats().Mem.InUse.Load())/1024, "server_buffers_KiB")
+		b.ReportMetric(float64(sent)/1024, "reply_queued_KiB")
+		s.Close()
+		closed := n.clk.Now()
+		n.run(closed+time.Hour, func() bool { return s.State() == tcp.Closed })
+		b.ReportMetric((n.clk.Now() - closed).Seconds(), "s_to_free")
+		if s.State() != tcp.Closed || n.b.Stats().Mem.InUse.Load() != 0 {
+			b.Fatalf("after close: %v, %d bytes of buffers held", s.State(), n.b.Stats().Mem.InUse.Load())
+		}
 	}
 }

@@ -8,6 +8,10 @@ import (
 
 // How a TCB's buffers answer to the Pool's memory budget (see Pool).
 
+// sendQueueFloor is the least an autotuned send buffer lets SEND queue,
+// whatever the windows: enough for a reply to go out at once.
+const sendQueueFloor = 64 << 10
+
 // sendSpace is how many bytes SEND may queue now: the free send buffer,
 // but no more than the budget has room for (one SEND must not take half
 // a megabyte past the limit), and over the limit only what fits in the
@@ -15,6 +19,16 @@ import (
 // holds none, so every writer keeps moving.
 func (c *TCB) sendSpace() int {
 	free := c.sb.free()
+	if c.cfg.SendBufMax > c.cfg.SendBuf {
+		// An autotuned buffer queues only what the connection can use
+		// soon: twice the larger of cwnd and the peer's window, at least
+		// sendQueueFloor (Linux sizes sk_sndbuf at about 2*cwnd). A peer
+		// that takes a request and then holds its window shut makes us
+		// hold no more than that, not the whole buffer (issue 10). A
+		// buffer the user sized (SetSendBuffer, SO_SNDBUF) is all theirs.
+		lim := max(sendQueueFloor, 2*max(c.ccs.Cwnd, int(c.snd.wnd)))
+		free = min(free, max(lim-c.sb.n, 0))
+	}
 	p := c.cfg.Pool
 	if p.limit == 0 {
 		return free
