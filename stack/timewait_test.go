@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/synack-tcp/synack/clock"
 	"github.com/synack-tcp/synack/link/sim"
 	"github.com/synack-tcp/synack/tcp"
+	"github.com/synack-tcp/synack/wire"
 )
 
 // eventLog collects a stack's transitions.
@@ -302,5 +304,60 @@ func BenchmarkZeroWindowPeer(b *testing.B) {
 		if s.State() != tcp.Closed || n.b.Stats().Mem.InUse.Load() != 0 {
 			b.Fatalf("after close: %v, %d bytes of buffers held", s.State(), n.b.Stats().Mem.InUse.Load())
 		}
+	}
+}
+
+// RFC 1337 (hazard H1), issue 11's target: TIME-WAIT survives 1,000,000
+// resets, random and in the window but not exact, draws not one answer
+// (a challenge ACK would make the closed peer send the exact reset that
+// ends it), and ends at 2*MSL as it would have.
+func TestHostileTimeWaitResets(t *testing.T) {
+	var ev eventLog
+	n := newSimPair(t, Config{TCP: tcp.Config{MSL: time.Minute}, OnEvent: ev.add}, Config{})
+	l, _ := n.b.ListenTCP("tcp", "10.0.0.2:80")
+	c, _ := n.a.Open(netip.MustParseAddrPort("10.0.0.2:80"))
+	var s *Conn
+	n.run(time.Minute, func() bool {
+		if s == nil {
+			s, _ = l.TryAccept()
+		}
+		if s != nil && c.State() == tcp.Established {
+			c.Close()
+		}
+		if s != nil && s.State() == tcp.CloseWait {
+			s.Close()
+		}
+		return c.State() == tcp.TimeWait && s.State() == tcp.Closed
+	})
+	st := c.Status()
+	from, to := netip.MustParseAddrPort("10.0.0.2:80"), c.LocalAddrPort()
+	r := rand.New(rand.NewPCG(1, 1337))
+	batch := make([][]byte, 0, 100)
+	for i := 0; i < 1_000_000; i++ {
+		q := r.Uint32()
+		if i%2 == 1 {
+			q = uint32(st.RcvNxt) + 1 + r.Uint32N(60000) // in the window, not exact
+		}
+		batch = append(batch, rawSeg(from, to, wire.TCP{Seq: q, Ack: uint32(st.SndNxt), Flags: wire.RST | wire.ACK, Window: 1000}, nil))
+		if len(batch) == cap(batch) {
+			n.a.DeliverPackets(batch, nil)
+			batch = batch[:0]
+		}
+	}
+	if got := n.a.Stats().TimeWaitResetsIgnored.Load(); got != 1_000_000 || n.a.Stats().TimeWaitAcks.Load() != 0 || c.State() != tcp.TimeWait {
+		t.Fatalf("after 1,000,000 resets: %d ignored, %d answers, state %v", got, n.a.Stats().TimeWaitAcks.Load(), c.State())
+	}
+	n.run(time.Hour, func() bool { return c.State() == tcp.Closed })
+	var entered, left time.Duration
+	for _, e := range ev.ev {
+		if e.To == tcp.TimeWait {
+			entered = e.Time
+		}
+		if e.From == tcp.TimeWait && e.Cause == tcp.CauseTimeWait {
+			left = e.Time
+		}
+	}
+	if left-entered != 2*time.Minute {
+		t.Fatalf("TIME-WAIT from %v to %v, want 2*MSL; events %v", entered, left, ev.ev)
 	}
 }
