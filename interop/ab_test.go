@@ -23,11 +23,16 @@ import (
 // their bytes, round 2 ran at 3-15% of round 1 and RSS reached 2-4 GB.
 //
 //	go test -run '^$' -bench ServeAB -benchtime 1x ./interop
+//
+// SYNACK_AB_ROUNDS sets the number of rounds (default 5).
 func BenchmarkServeAB(b *testing.B) {
 	if _, err := exec.LookPath("ab"); err != nil {
 		b.Skip("no ab (Debian's apache2-utils) on this machine")
 	}
-	const rounds, requests, concurrency = 5, 5000, 50
+	rounds, requests, concurrency := 5, 5000, 50
+	if v, err := strconv.Atoi(os.Getenv("SYNACK_AB_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
 	for i := 0; i < b.N; i++ {
 		ce := newCmdEnv(b)
 		dir := b.TempDir()
