@@ -19,10 +19,39 @@ type timerHeap struct {
 	// it locks the connections that are due.
 	mu      sync.Mutex
 	h       connHeap
-	t       clock.Timer
-	armedAt time.Duration
-	armed   bool
+	w       wakeup
 	stopped bool
+}
+
+// wakeup is one clock timer aimed at the earliest of a set of deadlines
+// (the timer heap's, the TIME-WAIT list's), moved only when a deadline
+// earlier than the one it is set for appears. Its owner's lock guards it.
+type wakeup struct {
+	t     clock.Timer
+	at    time.Duration
+	armed bool
+}
+
+// arm points the timer at at, unless it is already set no later; fire
+// runs when it goes off, and must call disarm first.
+func (w *wakeup) arm(clk clock.Clock, at time.Duration, fire func()) {
+	if w.armed && w.at <= at {
+		return
+	}
+	w.armed, w.at = true, at
+	if d := at - clk.Now(); w.t == nil {
+		w.t = clk.AfterFunc(d, fire)
+	} else {
+		w.t.Reset(d)
+	}
+}
+
+func (w *wakeup) disarm() { w.armed = false }
+
+func (w *wakeup) stop() {
+	if w.t != nil {
+		w.t.Stop()
+	}
 }
 
 func (t *timerHeap) init(s *Stack) { t.s = s }
@@ -49,19 +78,8 @@ func (t *timerHeap) update(c *Conn, at time.Duration, ok bool) {
 
 // armLocked points the clock timer at the earliest deadline.
 func (t *timerHeap) armLocked() {
-	if len(t.h) == 0 {
-		return
-	}
-	at := t.h[0].heapAt
-	if t.armed && t.armedAt <= at {
-		return
-	}
-	t.armed, t.armedAt = true, at
-	d := at - t.s.clk.Now()
-	if t.t == nil {
-		t.t = t.s.clk.AfterFunc(d, t.fire)
-	} else {
-		t.t.Reset(d)
+	if len(t.h) > 0 {
+		t.w.arm(t.s.clk, t.h[0].heapAt, t.fire)
 	}
 }
 
@@ -70,7 +88,7 @@ func (t *timerHeap) fire() {
 	now := t.s.clk.Now()
 	var due []*Conn
 	t.mu.Lock()
-	t.armed = false
+	t.w.disarm()
 	for len(t.h) > 0 && t.h[0].heapAt <= now {
 		due = append(due, heap.Pop(&t.h).(*Conn))
 	}
@@ -103,9 +121,7 @@ func (t *timerHeap) stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.stopped = true
-	if t.t != nil {
-		t.t.Stop()
-	}
+	t.w.stop()
 }
 
 type connHeap []*Conn

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/synack-tcp/synack/clock"
 	"github.com/synack-tcp/synack/seq"
 	"github.com/synack-tcp/synack/tcp"
 	"github.com/synack-tcp/synack/wire"
@@ -56,9 +55,7 @@ type twTable struct {
 	mu         sync.Mutex
 	m          map[twKey]*twEntry
 	head, tail *twEntry
-	t          clock.Timer
-	armedAt    time.Duration
-	armed      bool
+	w          wakeup
 	stopped    bool
 }
 
@@ -177,19 +174,8 @@ func (t *twTable) state(e *twEntry) tcp.State {
 }
 
 func (t *twTable) armLocked() {
-	if t.head == nil || t.stopped {
-		return
-	}
-	at := t.head.rec.Expires()
-	if t.armed && t.armedAt <= at {
-		return
-	}
-	t.armed, t.armedAt = true, at
-	d := at - t.s.clk.Now()
-	if t.t == nil {
-		t.t = t.s.clk.AfterFunc(d, t.fire)
-	} else {
-		t.t.Reset(d)
+	if t.head != nil && !t.stopped {
+		t.w.arm(t.s.clk, t.head.rec.Expires(), t.fire)
 	}
 }
 
@@ -198,7 +184,7 @@ func (t *twTable) fire() {
 	now := t.s.clk.Now()
 	var done []tuple
 	t.mu.Lock()
-	t.armed = false
+	t.w.disarm()
 	for t.head != nil && t.head.rec.Expires() <= now {
 		done = append(done, t.head.key.tuple())
 		t.unlinkLocked(t.head)
@@ -215,9 +201,7 @@ func (t *twTable) stop() {
 	var done []tuple
 	t.mu.Lock()
 	t.stopped = true
-	if t.t != nil {
-		t.t.Stop()
-	}
+	t.w.stop()
 	for t.head != nil {
 		done = append(done, t.head.key.tuple())
 		t.unlinkLocked(t.head)

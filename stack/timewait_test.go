@@ -144,6 +144,36 @@ func TestTimeWaitReopenedByNewSYN(t *testing.T) {
 	}
 }
 
+// activeClose opens a connection from n.a to l on n.b, moves request (if
+// any) to the server, which reads it, and closes it from the client first,
+// then the server: the client ends in TIME-WAIT (or CLOSED, evicted), the
+// server in CLOSED.
+func (n *simNet) activeClose(t testing.TB, l *Listener, request []byte) *Conn {
+	c, err := n.a.Open(netip.MustParseAddrPort("10.0.0.2:80"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *Conn
+	n.run(n.clk.Now()+time.Minute, func() bool {
+		if s == nil {
+			s, _ = l.TryAccept()
+		}
+		if s != nil && c.State() == tcp.Established {
+			c.TryWrite(request)
+			c.Close()
+		}
+		if s != nil && s.State() == tcp.CloseWait {
+			s.TryRead(make([]byte, len(request)+1))
+			s.Close()
+		}
+		return s != nil && s.State() == tcp.Closed && (c.State() == tcp.TimeWait || c.State() == tcp.Closed)
+	})
+	if s == nil || s.State() != tcp.Closed {
+		t.Fatalf("the server's end did not close")
+	}
+	return c
+}
+
 // Config.MaxTimeWait caps the records, as Linux's tcp_max_tw_buckets: past
 // it the oldest end early, counted and reported.
 func TestTimeWaitCap(t *testing.T) {
@@ -151,20 +181,7 @@ func TestTimeWaitCap(t *testing.T) {
 	n := newSimPair(t, Config{MaxTimeWait: 3, TCP: tcp.Config{MSL: time.Hour}, OnEvent: ev.add}, Config{})
 	l, _ := n.b.ListenTCP("tcp", "10.0.0.2:80")
 	for i := 0; i < 5; i++ {
-		c, _ := n.a.Open(netip.MustParseAddrPort("10.0.0.2:80"))
-		var s *Conn
-		n.run(time.Minute, func() bool {
-			if s == nil {
-				s, _ = l.TryAccept()
-			}
-			if s != nil && c.State() == tcp.Established {
-				c.Close()
-			}
-			if s != nil && s.State() == tcp.CloseWait {
-				s.Close()
-			}
-			return c.State() == tcp.TimeWait || c.State() == tcp.Closed
-		})
+		n.activeClose(t, l, nil)
 	}
 	if n.a.NumTimeWait() != 3 || n.a.Stats().TimeWaitOverflow.Load() != 2 || ev.count(tcp.TimeWait, tcp.Closed, CauseTimeWaitLimit) != 2 {
 		t.Fatalf("%d records, overflow %d, events %v", n.a.NumTimeWait(), n.a.Stats().TimeWaitOverflow.Load(), ev.ev)
@@ -214,27 +231,13 @@ func BenchmarkTimeWaitHeap(b *testing.B) {
 		n := newSimPair(b, Config{TCP: tcp.Config{MSL: time.Hour}}, Config{})
 		l, _ := n.b.ListenTCP("tcp", "10.0.0.2:80")
 		var m0, m1 runtime.MemStats
+		request := make([]byte, 100)
 		for j := 0; j <= conns; j++ {
 			if j == 1 { // after one warm-up connection (pools, maps, slices)
 				runtime.GC()
 				runtime.ReadMemStats(&m0)
 			}
-			c, _ := n.a.Open(netip.MustParseAddrPort("10.0.0.2:80"))
-			var s *Conn
-			n.run(time.Hour, func() bool {
-				if s == nil {
-					s, _ = l.TryAccept()
-				}
-				if s != nil && c.State() == tcp.Established {
-					c.TryWrite(make([]byte, 100))
-					c.Close()
-				}
-				if s != nil && s.State() == tcp.CloseWait {
-					s.TryRead(make([]byte, 200))
-					s.Close()
-				}
-				return c.State() == tcp.TimeWait && s.State() == tcp.Closed
-			})
+			n.activeClose(b, l, request)
 		}
 		if n.a.NumTimeWait() != conns+1 || n.b.NumConns() != 0 {
 			b.Fatalf("%d in TIME-WAIT, %d left on the server", n.a.NumTimeWait(), n.b.NumConns())
@@ -315,20 +318,7 @@ func TestHostileTimeWaitResets(t *testing.T) {
 	var ev eventLog
 	n := newSimPair(t, Config{TCP: tcp.Config{MSL: time.Minute}, OnEvent: ev.add}, Config{})
 	l, _ := n.b.ListenTCP("tcp", "10.0.0.2:80")
-	c, _ := n.a.Open(netip.MustParseAddrPort("10.0.0.2:80"))
-	var s *Conn
-	n.run(time.Minute, func() bool {
-		if s == nil {
-			s, _ = l.TryAccept()
-		}
-		if s != nil && c.State() == tcp.Established {
-			c.Close()
-		}
-		if s != nil && s.State() == tcp.CloseWait {
-			s.Close()
-		}
-		return c.State() == tcp.TimeWait && s.State() == tcp.Closed
-	})
+	c := n.activeClose(t, l, nil)
 	st := c.Status()
 	from, to := netip.MustParseAddrPort("10.0.0.2:80"), c.LocalAddrPort()
 	r := rand.New(rand.NewPCG(1, 1337))
