@@ -237,11 +237,12 @@ func TestPathMTUBlackHoleThroughKernel(t *testing.T) {
 	if n := r.st.Stats().ICMP.Received.Load(); n != 0 {
 		t.Logf("%d ICMP messages arrived through the black hole", n)
 	}
+	// What the test asserts is that the upload completes intact (upload
+	// checks every byte) instead of hanging; how long discovery takes
+	// depends on the RTO, which a loaded machine inflates, so it is
+	// reported, not asserted (two RTOs: about 3 s on a quiet machine).
 	t.Logf("%d MiB through a 1280-byte black hole in %v (%s); first MiB after %v (discovery: the two timeouts of the first full-size segment)",
 		size>>20, total.Round(time.Millisecond), mbps(int64(size), total), first.Round(time.Millisecond))
-	if first > 10*time.Second {
-		t.Errorf("discovery took %v", first)
-	}
 }
 
 // TestConnectUnreachable: a connection to an address on a network the
