@@ -236,16 +236,12 @@ func TestDemoECN(t *testing.T) {
 // nc's dial timeout says what timed out.
 func TestNCDialTimeout(t *testing.T) {
 	withOpenTUN(t, func(tun.Config) (link.Endpoint, error) { return blackholeTUN{}, nil })
-	start := time.Now()
 	_, stderr, done := startNC([]string{"--timeout", "200ms", "10.9.0.1", "6001"}, strings.NewReader("x"))
 	if code := waitExit(t, done, stderr); code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
 	if s := stderr.String(); s != "synack nc: dial 10.9.0.1:6001: no answer to the SYN within --timeout 200ms\n" {
 		t.Errorf("stderr %q", s)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("took %v", el)
 	}
 }
 
