@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/synack-tcp/synack/link"
 	"github.com/synack-tcp/synack/link/tun"
