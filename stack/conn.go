@@ -69,6 +69,7 @@ func (c *Conn) SendSegment(h *wire.TCP, p1, p2 []byte) {
 	if c.tcb.SegmentECT() { // RFC 3168 6.1.1: new data on an ECN connection
 		info.ECN = ecnECT0
 	}
+	c.s.offload(&info, c.id, len(p1)+len(p2), c.tcb.SendMSS())
 	if !c.b.add(c.id, h, p1, p2, info) {
 		c.b.write(c.s)
 		c.b.add(c.id, h, p1, p2, info)

@@ -11,8 +11,9 @@ import (
 // DeliverPackets implements link.Receiver: each packet is parsed, demuxed
 // and fed to its connection; the ACKs and data the batch makes due go out
 // once per connection at the end (MUST-58, MUST-59). The IP header is
-// authoritative for the packets' IP-level facts, so info is not read.
-func (s *Stack) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
+// authoritative for the packets' IP-level facts; of info, only the
+// checksum state is read (offload.go).
+func (s *Stack) DeliverPackets(pkts [][]byte, info []link.PacketInfo) {
 	var touched [16]*Conn
 	nt := 0
 	var cur *Conn // connection whose lock is held across consecutive packets
@@ -20,7 +21,7 @@ func (s *Stack) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
 	// may have used a later instant, and time must not run backwards for a
 	// connection (its timestamps would fail the peer's PAWS test).
 	var now timeT
-	for _, p := range pkts {
+	for i, p := range pkts {
 		s.stats.PacketsIn.Add(1)
 		if isICMP(p) {
 			if cur != nil {
@@ -31,7 +32,7 @@ func (s *Stack) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
 			continue
 		}
 		var h wire.TCP
-		ip, payload, ok := s.parse(p, &h)
+		ip, payload, ok := s.parse(p, &h, link.InfoAt(info, i).Csum)
 		if !ok {
 			continue
 		}
@@ -83,7 +84,8 @@ func contains(cs []*Conn, c *Conn) bool {
 }
 
 // parse validates one packet down to its TCP header, counting what it drops.
-func (s *Stack) parse(p []byte, h *wire.TCP) (wire.IPHeader, []byte, bool) {
+// A checksum the link vouches for (csum, offload.go) is not verified.
+func (s *Stack) parse(p []byte, h *wire.TCP, csum link.Csum) (wire.IPHeader, []byte, bool) {
 	ip, seg, err := wire.ParseIP(p)
 	if err != nil {
 		s.stats.MalformedIP.Add(1)
@@ -96,7 +98,7 @@ func (s *Stack) parse(p []byte, h *wire.TCP) (wire.IPHeader, []byte, bool) {
 		s.stats.NotForUs.Add(1)
 		return ip, nil, false
 	}
-	if !wire.VerifyTCPChecksum(ip.Src, ip.Dst, seg) {
+	if csum == link.CsumNone && !wire.VerifyTCPChecksum(ip.Src, ip.Dst, seg) {
 		s.stats.BadChecksum.Add(1) // MUST-3
 		return ip, nil, false
 	}

@@ -145,6 +145,7 @@ type Stack struct {
 	isnHook func(tuple) seq.Value // tests: choose ISNs (e.g. near the 2^32 wrap)
 	out     sync.Pool             // *batch
 	gather  link.Gatherer         // ep, when it takes packets in pieces
+	offl    link.Offloads         // what ep offloads (offload.go)
 	answers *answerBudget         // stack-wide limit on answers to unacceptable segments
 
 	echoLimit tokenBucket // echo replies, stack-wide (icmp.go)
@@ -210,6 +211,9 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 	s.timers.init(s)
 	s.tw.init(s)
 	s.gather, _ = ep.(link.Gatherer)
+	if o, ok := ep.(link.Offloader); ok {
+		s.offl = o.Offloads()
+	}
 	s.out.New = func() any { return newBatch(s.mtu, s.gather != nil) }
 	ep.Attach(s)
 	return s, nil
@@ -277,6 +281,9 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 		c.Answers = s.answers
 	}
 	c.IPv6 = v6
+	if s.offl.TSO && s.offl.Checksum {
+		c.TSOMax = s.offl.MaxPacket - hdr - (wire.TCPMaxHeaderLen - 20) // tcp/tso.go
+	}
 	return c
 }
 

@@ -58,6 +58,7 @@ type Config struct {
 	ECN            bool          // offer and accept RFC 3168 explicit congestion notification
 	TSOffset       uint32        // start of this connection's timestamp clock
 	IPv6           bool          // the connection runs over IPv6 (path MTU floor 1280, 40-byte IP header)
+	TSOMax         int           // largest payload of one segment when the link cuts segments itself (TSO, tso.go); 0: one MSS
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).

@@ -46,6 +46,12 @@ type Config struct {
 	// calling process stays in its own namespace; only the device lives in
 	// the other one.
 	NetNS string
+	// NoOffload opens the device without the virtio-net header, so every
+	// packet crosses it alone with its checksum done in software (today's
+	// path on kernels without IFF_VNET_HDR). By default the device is
+	// opened with checksum and TCP segmentation offloads where the kernel
+	// has them; Endpoint.Offloads reports what was granted.
+	NoOffload bool
 }
 
 // Stats counts an endpoint's traffic. Read means from the kernel (inbound
@@ -58,4 +64,8 @@ type Stats struct {
 	PacketsWritten uint64
 	BytesWritten   uint64
 	WriteErrors    uint64 // packets the kernel refused (counted as lost)
+	// With offloads: TCP super-packets (several segments in one packet)
+	// read from and written to the kernel, among the packets counted above.
+	SuperPacketsRead    uint64
+	SuperPacketsWritten uint64
 }

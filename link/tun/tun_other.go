@@ -37,3 +37,9 @@ func (e *Endpoint) WritePackets([][]byte, []link.PacketInfo) (int, error) { retu
 
 // Close implements link.Endpoint.
 func (e *Endpoint) Close() error { return nil }
+
+// Offloads reports the offloads granted: none.
+func (e *Endpoint) Offloads() link.Offloads { return link.Offloads{} }
+
+// VnetHdr reports whether packets carry a virtio-net header: never.
+func (e *Endpoint) VnetHdr() bool { return false }
