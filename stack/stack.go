@@ -53,6 +53,10 @@ type Config struct {
 	// Nagle turns Nagle's algorithm on for new connections; like package
 	// net, synack sends small writes at once by default (TCP_NODELAY).
 	Nagle bool
+	// GRO turns on the joining of consecutive in-order segments of a
+	// connection in one delivered batch before TCP input (gro.go). Off by
+	// default: joining costs a copy, which measured as much as it saves.
+	GRO bool
 	// ECN turns on Explicit Congestion Notification (RFC 3168): SYNs ask
 	// for it, SYN,ACKs grant it, and new data goes out ECN-capable. Off by
 	// default, as Linux leaves it off for the connections it opens (Linux
@@ -116,6 +120,7 @@ type Stats struct {
 	Orphans               atomic.Uint64 // closed by the application, still delivering (now)
 	OrphanOverflow        atomic.Uint64 // orphans reset at MaxOrphans
 	ICMP                  ICMPStats     // ICMP and ICMPv6 (icmp.go)
+	GROMerged             atomic.Uint64 // segments GRO joined to the one before them (gro.go)
 }
 
 type tuple struct{ local, remote netip.AddrPort }
