@@ -39,6 +39,8 @@ type tunOptions struct {
 	verbose  bool
 	json     bool
 	ecn      bool
+	offload  bool
+	offloads string       // what the device granted, once open
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
 }
@@ -54,6 +56,7 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.verbose, "v", false, "print every state transition (as synack demo does)")
 	fs.BoolVar(&o.json, "json", false, "print every state transition as a JSON object (the fields of synack demo --json)")
 	fs.BoolVar(&o.ecn, "ecn", false, "negotiate explicit congestion notification (RFC 3168) with the peer")
+	fs.BoolVar(&o.offload, "offload", true, "use the TUN device's virtio-net offloads (checksum, TCP segmentation) where the kernel has them; --offload=false moves one packet per system call with software checksums")
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
@@ -120,10 +123,11 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 			return nil, fmt.Errorf("%s: %v", cmd, err)
 		}
 	}
-	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns})
+	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns, NoOffload: !o.offload})
 	if err != nil {
 		return nil, tunError(cmd, o.netns, err)
 	}
+	o.offloads = describeOffloads(ep, o.offload)
 	st, err := stack.New(ep, stack.Config{
 		Addrs:   []netip.Addr{o.addr},
 		TCP:     tcp.Config{MSL: o.msl, WindowScale: true},
@@ -206,7 +210,26 @@ func (o *tunOptions) describe() string {
 	if o.netns != "" {
 		where = " in network namespace " + o.netns
 	}
-	return fmt.Sprintf("synack is %s on TUN device %s%s (kernel side %s, MTU %d)", o.addr, o.name, where, o.hostAddr, o.mtu)
+	return fmt.Sprintf("synack is %s on TUN device %s%s (kernel side %s, MTU %d, offloads: %s)", o.addr, o.name, where, o.hostAddr, o.mtu, o.offloads)
+}
+
+// describeOffloads says what the device's offloads are: asked for (on),
+// what the kernel granted.
+func describeOffloads(ep link.Endpoint, on bool) string {
+	if !on {
+		return "off (--offload=false)"
+	}
+	var o link.Offloads
+	if of, ok := ep.(link.Offloader); ok {
+		o = of.Offloads()
+	}
+	switch {
+	case o.TSO:
+		return "checksum, TSO"
+	case o.Checksum:
+		return "checksum (the kernel refused TSO)"
+	}
+	return "none (the kernel has none for TUN devices)"
 }
 
 // ---- transition events ----
