@@ -36,7 +36,11 @@ func addAddr(ifindex int, p netip.Prefix) error {
 	m := msg[unix.SizeofNlMsghdr:]
 	m[0] = byte(family)
 	m[1] = byte(bits)
-	m[2] = 0 // flags
+	if family == unix.AF_INET6 {
+		// No duplicate address detection: the device has no neighbours,
+		// and a tentative address cannot be bound for a second or two.
+		m[2] = unix.IFA_F_NODAD
+	}
 	m[3] = unix.RT_SCOPE_UNIVERSE
 	ne.PutUint32(m[4:], uint32(ifindex))
 	// IFA_LOCAL is the interface's own address; IFA_ADDRESS the peer's,
