@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/synack-tcp/synack/wire"
 )
@@ -213,5 +214,36 @@ func TestTSOSameAsPieces(t *testing.T) {
 			plain.check()
 			tso.check()
 		}
+	}
+}
+
+// TestTSOPairTransfer runs the pair transfers of TestPairTransfer with
+// TSO on both ends, the network cutting every super-segment at the MSS as
+// the kernel does and then losing, duplicating and reordering the pieces
+// one by one: both byte streams arrive whole and every byte is
+// acknowledged (RFC 9293 3.8.1, RFC 6675 and RFC 8985 repairing pieces of
+// one transmission), and so without the cutting (a peer taking the
+// super-segment as it came, as over GRO). Then a sweep of seeds.
+func TestTSOPairTransfer(t *testing.T) {
+	base := Config{MSS: 1000, SendBuf: 64 << 10, RecvBuf: 64 << 10, MSL: time.Minute, WindowScale: true, SACK: true, Timestamps: true, TSOMax: 16000}
+	nodelay := base
+	nodelay.NoDelay = true
+	small := base
+	small.SendBuf, small.RecvBuf = 4<<10, 3<<10 // zero windows, persist probing
+	scs := []pairScenario{
+		{name: "clean", seed: 11, cfg: base, cut: 1000, issA: 1000, issB: 2000000, aBytes: 300 << 10, bBytes: 200 << 10},
+		{name: "lossy", seed: 22, loss: 0.03, dup: 0.02, jitter: 15 * time.Millisecond, cfg: base, cut: 1000, issA: 0xffffff00, issB: 5, aBytes: 300 << 10, bBytes: 300 << 10, wantLoss: true},
+		{name: "lossy nodelay", seed: 20, loss: 0.05, dup: 0.02, jitter: 25 * time.Millisecond, cfg: nodelay, cut: 1000, issA: 77, issB: 0xfffffff0, aBytes: 200 << 10, bBytes: 300 << 10, wantLoss: true},
+		{name: "heavy loss", seed: 14, loss: 0.12, dup: 0.05, jitter: 30 * time.Millisecond, cfg: base, cut: 1000, issA: 1, issB: 2, aBytes: 100 << 10, bBytes: 100 << 10, wantLoss: true},
+		{name: "uncut lossy", seed: 27, loss: 0.05, dup: 0.02, jitter: 15 * time.Millisecond, cfg: base, issA: 9, issB: 10, aBytes: 200 << 10, bBytes: 200 << 10, wantLoss: true},
+	}
+	for seed := int64(100); seed < 140; seed++ {
+		for _, c := range []Config{base, nodelay, small} {
+			scs = append(scs, pairScenario{name: fmt.Sprintf("sweep %d", seed), seed: seed, loss: 0.06, dup: 0.02, jitter: 20 * time.Millisecond,
+				cfg: c, cut: 1000 * int(seed%2), issA: 0xffffff00, issB: 3, aBytes: 60 << 10, bBytes: 90 << 10, anyOrder: true})
+		}
+	}
+	for _, sc := range scs {
+		t.Run(sc.name, func(t *testing.T) { runPair(t, sc) })
 	}
 }
