@@ -1,6 +1,10 @@
 // Package tun is a link.Endpoint over a Linux TUN device: the kernel's IP
 // layer on one side, synack on the other. Each packet read from or written
-// to the device is one whole IP packet (IFF_TUN|IFF_NO_PI).
+// to the device is one whole IP packet (IFF_TUN|IFF_NO_PI), behind a
+// virtio-net header when the device has offloads (the default where the
+// kernel has them; Config.NoOffload): then a TCP packet may be a super-packet
+// of up to 64 KiB, cut into segments by the kernel (vnet.go,
+// link.PacketInfo's GSO fields).
 //
 // Opening a TUN device needs CAP_NET_ADMIN (run as root, or grant the
 // binary the capability with `sudo setcap cap_net_admin+ep ./synack`);
@@ -60,7 +64,7 @@ type Stats struct {
 	PacketsRead    uint64
 	BytesRead      uint64
 	ReadBatches    uint64 // DeliverPackets calls
-	ReadErrors     uint64 // failed reads, and packets dropped as larger than the MTU
+	ReadErrors     uint64 // failed reads, packets dropped as larger than the MTU or with a virtio-net header synack cannot take
 	PacketsWritten uint64
 	BytesWritten   uint64
 	WriteErrors    uint64 // packets the kernel refused (counted as lost)
