@@ -31,7 +31,9 @@ func TestOffloadBulk(t *testing.T) {
 	runBulk(t, e)
 	s := e.ep.Stats()
 	t.Logf("tun: %+v", s)
-	if s.SuperPacketsRead == 0 || s.SuperPacketsWritten == 0 {
+	// With SYNACK_INTEROP_PCAP the stack sees link/pcap, which reports no
+	// offloads, so only the kernel's side sends super-packets.
+	if s.SuperPacketsRead == 0 || s.SuperPacketsWritten == 0 && pcapDir == "" {
 		t.Errorf("no super-packets crossed the device: %d read, %d written", s.SuperPacketsRead, s.SuperPacketsWritten)
 	}
 	if n := e.st.Stats().BadChecksum.Load(); n != 0 {
