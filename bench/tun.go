@@ -21,6 +21,8 @@ import (
 //	tun-rx         the kernel dials and sends, synack listens
 //	tun-tx-nooff,  the same with the device's virtio-net offloads forced off
 //	tun-rx-nooff   (tun.Config.NoOffload): one packet per system call, software checksums
+//	tun-tx-mq,     with offloads and two queues (tun.Config.Queues)
+//	tun-rx-mq
 //
 // They are not in stackOrder, so not in the default -stacks; ask for them:
 //
@@ -32,14 +34,17 @@ func init() {
 		name      string
 		synackCli bool
 		offload   bool
+		queues    int
 		title     string
 	}{
-		{"tun-tx", true, true, "synack → kernel over TUN (offloads)"},
-		{"tun-rx", false, true, "kernel → synack over TUN (offloads)"},
-		{"tun-tx-nooff", true, false, "synack → kernel over TUN (no offloads)"},
-		{"tun-rx-nooff", false, false, "kernel → synack over TUN (no offloads)"},
+		{"tun-tx", true, true, 1, "synack → kernel over TUN (offloads)"},
+		{"tun-rx", false, true, 1, "kernel → synack over TUN (offloads)"},
+		{"tun-tx-nooff", true, false, 1, "synack → kernel over TUN (no offloads)"},
+		{"tun-rx-nooff", false, false, 1, "kernel → synack over TUN (no offloads)"},
+		{"tun-tx-mq", true, true, 2, "synack → kernel over TUN (offloads, 2 queues)"},
+		{"tun-rx-mq", false, true, 2, "kernel → synack over TUN (offloads, 2 queues)"},
 	} {
-		factories[v.name] = func(mtu int) (Pair, error) { return newTunPair(mtu, v.synackCli, v.offload) }
+		factories[v.name] = func(mtu int) (Pair, error) { return newTunPair(mtu, v.synackCli, v.offload, v.queues) }
 		stackTitle[v.name] = v.title
 	}
 }
@@ -58,12 +63,12 @@ type tunPair struct {
 	synackCli bool
 }
 
-func newTunPair(mtu int, synackCli, offload bool) (Pair, error) {
+func newTunPair(mtu int, synackCli, offload bool, queues int) (Pair, error) {
 	ns, err := netns.New("bench-tun")
 	if err != nil {
 		return nil, err
 	}
-	ep, err := tun.Open(tun.Config{Name: "bench0", MTU: mtu, NetNS: ns.Name(), HostAddr: netip.PrefixFrom(tunHost, 24), NoOffload: !offload})
+	ep, err := tun.Open(tun.Config{Name: "bench0", MTU: mtu, NetNS: ns.Name(), HostAddr: netip.PrefixFrom(tunHost, 24), NoOffload: !offload, Queues: queues})
 	if err != nil {
 		ns.Close()
 		return nil, err

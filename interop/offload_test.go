@@ -4,6 +4,7 @@ package interop
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -142,5 +143,82 @@ func offloadBoth(t *testing.T, hostPrefix netip.Prefix, addr netip.Addr, ecn boo
 	}
 	if b := st.Stats().BadChecksum.Load(); b != 0 {
 		t.Errorf("%d bad checksums", b)
+	}
+}
+
+// TestMultiQueueConns puts the stack on a device with two queues
+// (tun.Config.Queues): 32 kernel connections each send 512 KiB to a synack
+// listener, which echoes it back; every connection reads back what it
+// sent, and both queues' readers carried traffic (their deliveries to the
+// stack overlap).
+func TestMultiQueueConns(t *testing.T) {
+	t.Parallel()
+	ns := netns.ForTest(t)
+	host, addr := netip.MustParseAddr("10.9.251.1"), netip.MustParseAddr("10.9.251.2")
+	ep, err := tun.Open(tun.Config{NetNS: ns.Name(), HostAddr: netip.PrefixFrom(host, 24), Queues: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.Queues() != 2 {
+		ep.Close()
+		t.Skipf("the kernel gave %d queues", ep.Queues())
+	}
+	st, err := stack.New(ep, stack.Config{Addrs: []netip.Addr{addr}, TCP: tcp.Config{MSL: msl}})
+	if err != nil {
+		ep.Close()
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := st.Listen("tcp", netip.AddrPortFrom(addr, 7).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(testTimeout))
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	const conns, size = 32, 512 << 10
+	errs := make(chan error, conns)
+	for i := range conns {
+		go func() {
+			var c *net.TCPConn
+			err := ns.Do(func() error {
+				nc, err := net.Dial("tcp4", netip.AddrPortFrom(addr, 7).String())
+				if err == nil {
+					c = nc.(*net.TCPConn)
+				}
+				return err
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(testTimeout))
+			want := pattern(uint64(100+i), size)
+			go func() { c.Write(want); c.CloseWrite() }()
+			got, err := io.ReadAll(c)
+			if err == nil && !bytes.Equal(got, want) {
+				err = fmt.Errorf("connection %d read back %d bytes, not its %d", i, len(got), size)
+			}
+			errs <- err
+		}()
+	}
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if per := ep.QueuePackets(); per[0] == 0 || per[1] == 0 {
+		t.Errorf("packets per queue %v: want traffic on both", per)
 	}
 }

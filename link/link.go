@@ -64,7 +64,9 @@ type Receiver interface {
 	// DeliverPackets hands over a batch of inbound IP packets and their
 	// PacketInfo (nil, or one per packet). The slices are valid only
 	// during the call: a receiver copies what it keeps. Calls for one
-	// endpoint never overlap.
+	// endpoint never overlap, unless the endpoint says otherwise (link/tun
+	// with several queues: one call per queue at a time; package stack
+	// takes that).
 	DeliverPackets(pkts [][]byte, info []PacketInfo)
 }
 

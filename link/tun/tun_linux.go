@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	"github.com/synack-tcp/synack/link"
@@ -29,15 +27,18 @@ const offloadFlags = unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6
 
 // Endpoint is a link.Endpoint over an open TUN device.
 //
-// Reading: Attach starts one goroutine that waits for the device through
-// the Go runtime's poller (no OS thread is parked in a system call), then
-// reads every packet that is immediately available, up to 64, into buffers
-// it owns and hands them over in one DeliverPackets call. A read error
-// other than "nothing to read" means the device is gone: the reader counts
-// it in Stats().ReadErrors and stops.
+// Reading: Attach starts one goroutine per queue (queue_linux.go) that
+// waits for the device through the Go runtime's poller (no OS thread is
+// parked in a system call), then reads every packet that is immediately
+// available, up to 64, into buffers it owns and hands them over in one
+// DeliverPackets call. A read error other than "nothing to read" means the
+// device is gone: the reader counts it in Stats().ReadErrors and stops.
+// With several queues (Config.Queues) the readers' DeliverPackets calls
+// overlap, one per queue at a time.
 //
 // Writing: WritePackets issues one write(2) per packet, WritePacketsGather
-// one writev(2); concurrent callers write in parallel.
+// one writev(2); concurrent callers write in parallel. With several queues
+// a packet goes to the queue its flow hashes to.
 //
 // Offloads: unless Config.NoOffload, the device is opened with IFF_VNET_HDR
 // and TUNSETOFFLOAD (checksum, TSO4, TSO6), falling back to fewer offloads
@@ -51,30 +52,17 @@ type Endpoint struct {
 	mtu  int
 	vnet bool          // packets carry a virtio-net header
 	offl link.Offloads // granted by the kernel
-	fd   int           // the device; owned by file, which closes it
-	file *os.File      // non-blocking, registered with the runtime poller
-	rc   syscall.RawConn
+	q    []*queue      // the device's queues: one, or Config.Queues
 
-	// mu guards closed against the fd: writers hold it shared while they
-	// use fd, Close holds it exclusively while it marks the endpoint
-	// closed, so the fd is never closed (and its number reused) under a
-	// write in flight.
+	// mu guards closed against the fds: writers hold it shared while they
+	// use one, Close holds it exclusively while it marks the endpoint
+	// closed, so no fd is closed (and its number reused) under a write in
+	// flight.
 	mu     sync.RWMutex
 	closed bool
 
 	attached  atomic.Bool
 	closeOnce sync.Once
-	done      chan struct{} // closed when the reader exits; nil before Attach
-
-	// Reader state, touched only by the reader goroutine.
-	slab   []byte            // packets of a batch are read into it back to back
-	off    int               // bytes of slab used by the batch being filled
-	pkts   [][]byte          // the batch's packets, in slab
-	info   []link.PacketInfo // read from each packet's IP header
-	n      int               // packets in pkts
-	rbytes uint64            // bytes in pkts
-	rerr   error             // a read error that ends the reader
-	fill   func(fd uintptr) bool
 
 	stats struct {
 		packetsRead, bytesRead, readBatches, readErrors atomic.Uint64
@@ -103,15 +91,18 @@ func Open(cfg Config) (*Endpoint, error) {
 	if cfg.HostAddr.IsValid() && cfg.HostAddr.Addr().Is6() && !cfg.HostAddr.Addr().Is4In6() && mtu < 1280 {
 		return nil, fmt.Errorf("tun: MTU %d is below IPv6's minimum of 1280", mtu)
 	}
+	if cfg.Queues < 0 || cfg.Queues > maxQueues {
+		return nil, fmt.Errorf("tun: %d queues out of range [0, %d]", cfg.Queues, maxQueues)
+	}
 	var (
-		fd   int
+		fds  []int
 		name string
 		offl link.Offloads
 		vnet bool
 	)
 	open := func() error {
 		var err error
-		fd, name, vnet, offl, err = openDevice(cfg.Name, mtu, cfg.HostAddr, !cfg.NoOffload)
+		fds, name, vnet, offl, err = openDevice(cfg.Name, mtu, cfg.HostAddr, !cfg.NoOffload, max(cfg.Queues, 1))
 		return err
 	}
 	var err error
@@ -123,67 +114,89 @@ func Open(cfg Config) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("tun: set non-blocking: %w", err)
+	e := &Endpoint{name: name, mtu: mtu, vnet: vnet, offl: offl}
+	for i, fd := range fds {
+		q, err := newQueue(e, fd)
+		if err != nil {
+			for _, fd := range fds[i+1:] {
+				unix.Close(fd)
+			}
+			for _, q := range e.q {
+				q.file.Close()
+			}
+			return nil, err
+		}
+		e.q = append(e.q, q)
 	}
-	// With the fd non-blocking, os.NewFile registers it with the poller.
-	file := os.NewFile(uintptr(fd), "tun:"+name)
-	rc, err := file.SyscallConn()
-	if err != nil {
-		file.Close()
-		return nil, fmt.Errorf("tun: %w", err)
-	}
-	return &Endpoint{name: name, mtu: mtu, vnet: vnet, offl: offl, fd: fd, file: file, rc: rc}, nil
+	return e, nil
 }
 
 // openDevice opens /dev/net/tun, creates the interface and configures it,
-// in the calling thread's network namespace. It returns the fd (blocking),
-// the interface name, whether packets carry a virtio-net header and the
+// in the calling thread's network namespace. It returns the fds (blocking;
+// one per queue, fewer when the kernel has no multiqueue TUN), the
+// interface name, whether packets carry a virtio-net header and the
 // offloads the kernel granted.
-func openDevice(name string, mtu int, host netip.Prefix, offload bool) (int, string, bool, link.Offloads, error) {
+func openDevice(name string, mtu int, host netip.Prefix, offload bool, queues int) ([]int, string, bool, link.Offloads, error) {
 	var none link.Offloads
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
-			return -1, "", false, none, fmt.Errorf("tun: open /dev/net/tun: %w (is the tun kernel module loaded?)", err)
+			return nil, "", false, none, fmt.Errorf("tun: open /dev/net/tun: %w (is the tun kernel module loaded?)", err)
 		}
-		return -1, "", false, none, mapErr("open /dev/net/tun", err)
+		return nil, "", false, none, mapErr("open /dev/net/tun", err)
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		unix.Close(fd)
-		return -1, "", false, none, fmt.Errorf("tun: interface name %q: %w", name, err)
+		return nil, "", false, none, fmt.Errorf("tun: interface name %q: %w", name, err)
 	}
 	// IFF_TUN: IP packets, no Ethernet header. IFF_NO_PI: no 4-byte
 	// packet-information prefix. IFF_VNET_HDR, where the kernel has it: a
-	// struct virtio_net_hdr before every packet (vnet.go).
+	// struct virtio_net_hdr before every packet (vnet.go). IFF_MULTI_QUEUE
+	// for more than one queue, where the kernel has it.
 	flags := uint16(unix.IFF_TUN | unix.IFF_NO_PI)
-	if offload {
-		if feat, err := unix.IoctlGetUint32(fd, unix.TUNGETFEATURES); err == nil && feat&unix.IFF_VNET_HDR != 0 {
-			flags |= unix.IFF_VNET_HDR
-		}
+	feat, ferr := unix.IoctlGetUint32(fd, unix.TUNGETFEATURES)
+	if offload && ferr == nil && feat&unix.IFF_VNET_HDR != 0 {
+		flags |= unix.IFF_VNET_HDR
+	}
+	if queues > 1 && ferr == nil && feat&unix.IFF_MULTI_QUEUE != 0 {
+		flags |= unix.IFF_MULTI_QUEUE
+	} else {
+		queues = 1
 	}
 	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
-		return -1, "", false, none, mapErr("TUNSETIFF", err)
+		return nil, "", false, none, mapErr("TUNSETIFF", err)
 	}
 	name = ifr.Name()
 	vnet := flags&unix.IFF_VNET_HDR != 0
 	offl := none
 	if vnet {
-		offl, err = setOffloads(fd)
-		if err != nil {
+		if offl, err = setOffloads(fd); err != nil {
 			unix.Close(fd)
-			return -1, "", false, none, err
+			return nil, "", false, none, err
 		}
 	}
-	if err := configure(name, mtu, host); err != nil {
-		unix.Close(fd) // the non-persistent device goes with it
-		return -1, "", false, none, err
+	fds := []int{fd}
+	closeAll := func() {
+		for _, fd := range fds {
+			unix.Close(fd) // the non-persistent device goes with the last
+		}
 	}
-	return fd, name, vnet, offl, nil
+	for len(fds) < queues {
+		q, err := attachQueue(name, flags, offl)
+		if err != nil {
+			closeAll()
+			return nil, "", false, none, err
+		}
+		fds = append(fds, q)
+	}
+	if err := configure(name, mtu, host); err != nil {
+		closeAll()
+		return nil, "", false, none, err
+	}
+	return fds, name, vnet, offl, nil
 }
 
 // setOffloads fixes the virtio-net header at its ten-byte form and asks for
@@ -284,8 +297,8 @@ func (e *Endpoint) Stats() Stats {
 	}
 }
 
-// Attach implements link.Endpoint: it starts the reader goroutine, which
-// delivers packets to r until Close. Attach panics if called twice; after
+// Attach implements link.Endpoint: it starts the reader goroutines (one
+// per queue), which deliver packets to r until Close. Attach panics if called twice; after
 // Close it does nothing.
 func (e *Endpoint) Attach(r link.Receiver) {
 	if !e.attached.CompareAndSwap(false, true) {
@@ -296,39 +309,9 @@ func (e *Endpoint) Attach(r link.Receiver) {
 	if e.closed {
 		return
 	}
-	// Room for a batch of MTU-sized packets plus one read of the largest.
-	e.slab = make([]byte, batchSize*(e.mtu+vnetHdrLen)+e.readSize())
-	e.pkts = make([][]byte, batchSize)
-	e.info = make([]link.PacketInfo, batchSize)
-	e.fill = e.fillBatch
-	e.done = make(chan struct{})
-	go e.readLoop(r)
-}
-
-// readLoop delivers batches until the file is closed or a read fails.
-func (e *Endpoint) readLoop(r link.Receiver) {
-	defer close(e.done)
-	for {
-		// RawConn.Read calls fill until it returns true, parking on the
-		// poller whenever fill returns false (nothing to read yet).
-		err := e.rc.Read(e.fill)
-		if e.n > 0 {
-			e.stats.packetsRead.Add(uint64(e.n))
-			e.stats.bytesRead.Add(e.rbytes)
-			e.stats.readBatches.Add(1)
-			r.DeliverPackets(e.pkts[:e.n], e.info[:e.n])
-			clear(e.pkts[:e.n])
-			e.n, e.rbytes, e.off = 0, 0, 0
-		}
-		if err != nil { // closed
-			return
-		}
-		if e.rerr != nil {
-			// The device is gone or broken (EBADFD, EFAULT after detach);
-			// retrying would spin.
-			e.stats.readErrors.Add(1)
-			return
-		}
+	for _, q := range e.q {
+		q.prepare()
+		go q.readLoop(r)
 	}
 }
 
@@ -343,56 +326,6 @@ func (e *Endpoint) readSize() int {
 		n += vnetHdrLen
 	}
 	return n
-}
-
-// fillBatch reads the packets available now into the batch, back to back
-// in the slab. It returns false (wait for readability) only when it read
-// nothing.
-func (e *Endpoint) fillBatch(fd uintptr) bool {
-	size := e.readSize()
-	for e.n < len(e.pkts) && e.off+size <= len(e.slab) {
-		buf := e.slab[e.off : e.off+size]
-		n, err := unix.Read(int(fd), buf)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return e.n > 0
-		case err != nil:
-			e.rerr = err
-			return true
-		case n > len(buf):
-			// The kernel reports the full length of a packet it had to
-			// truncate: larger than the MTU (the MTU was raised behind
-			// our back). Drop it.
-			e.stats.readErrors.Add(1)
-			continue
-		case n == 0:
-			continue
-		}
-		pkt, info := buf[:n], link.PacketInfo{}
-		if e.vnet {
-			h, err := decodeVnet(pkt)
-			if err == nil {
-				pkt = pkt[vnetHdrLen:]
-				info, err = h.info(pkt)
-			}
-			if err != nil || len(pkt) == 0 {
-				e.stats.readErrors.Add(1)
-				continue
-			}
-			if info.GSO != link.GSONone {
-				e.stats.superRead.Add(1)
-			}
-		} else {
-			info = link.ReadInfo(pkt)
-		}
-		e.pkts[e.n], e.info[e.n] = pkt, info
-		e.n++
-		e.off += (n + 7) &^ 7
-		e.rbytes += uint64(len(pkt))
-	}
-	return true
 }
 
 // WritePackets implements link.Endpoint with one write(2) per packet (with
@@ -464,12 +397,13 @@ func (w *writer) write(e *Endpoint, a, b, c []byte, info link.PacketInfo) error 
 	}
 	var err error
 	if len(h0) == 0 && len(b) == 0 && len(c) == 0 {
-		_, err = unix.Write(e.fd, a)
+		fd := e.queueFor(a).fd
+		_, err = unix.Write(fd, a)
 		for err == unix.EINTR {
-			_, err = unix.Write(e.fd, a)
+			_, err = unix.Write(fd, a)
 		}
 	} else {
-		err = writev(e.fd, h0, a, b, c)
+		err = writev(e.queueFor(a).fd, h0, a, b, c)
 	}
 	switch err {
 	case nil:
@@ -532,13 +466,18 @@ func (e *Endpoint) Close() error {
 	e.closeOnce.Do(func() {
 		e.mu.Lock() // waits out writes in flight
 		e.closed = true
-		done := e.done
 		e.mu.Unlock()
-		// Closing the file wakes the reader parked on the poller; the fd
+		// Closing a file wakes its reader parked on the poller; the fd
 		// itself is closed once the reader has let go of it.
-		err = e.file.Close()
-		if done != nil {
-			<-done
+		for _, q := range e.q {
+			if cerr := q.file.Close(); err == nil {
+				err = cerr
+			}
+		}
+		for _, q := range e.q {
+			if q.done != nil {
+				<-q.done
+			}
 		}
 	})
 	return err

@@ -43,3 +43,6 @@ func (e *Endpoint) Offloads() link.Offloads { return link.Offloads{} }
 
 // VnetHdr reports whether packets carry a virtio-net header: never.
 func (e *Endpoint) VnetHdr() bool { return false }
+
+// Queues is how many queues the device has: none.
+func (e *Endpoint) Queues() int { return 0 }
