@@ -74,9 +74,16 @@ func newEnv(t testing.TB) *env { return newEnvWrapped(t, nil) }
 // for tests that watch or alter the packets.
 func newEnvWrapped(t testing.TB, wrap func(link.Endpoint) link.Endpoint) *env {
 	t.Helper()
+	return newEnvOffload(t, true, wrap)
+}
+
+// newEnvOffload is newEnvWrapped with the device's offloads on (the
+// default) or forced off (offload_test.go).
+func newEnvOffload(t testing.TB, offload bool, wrap func(link.Endpoint) link.Endpoint) *env {
+	t.Helper()
 	ns := netns.ForTest(t)
 	host, addr := nextSubnet()
-	ep, err := tun.Open(tun.Config{NetNS: ns.Name(), HostAddr: netip.PrefixFrom(host, 24), MTU: 1500})
+	ep, err := tun.Open(tun.Config{NetNS: ns.Name(), HostAddr: netip.PrefixFrom(host, 24), MTU: 1500, NoOffload: !offload})
 	if err != nil {
 		t.Fatalf("tun.Open in %s: %v", ns.Name(), err)
 	}

@@ -27,6 +27,11 @@ type PacketInfo struct {
 	DS  uint8 // DiffServ codepoint, RFC 2474 (the upper six bits of TOS / Traffic Class)
 	TTL uint8 // IPv4 TTL or IPv6 hop limit
 	DF  bool  // IPv4 Don't Fragment (RFC 791); IPv6 is never fragmented on the way
+
+	// Offload state (offload.go); zero on links without offloads.
+	Csum    Csum    // what is known of the transport checksum
+	GSO     GSOType // a TCP super-packet of several segments, or GSONone
+	GSOSize uint16  // with GSO: payload bytes per segment (the MSS it is cut at)
 }
 
 // TOS is the IPv4 TOS or IPv6 Traffic Class octet for the info's DS field
@@ -59,7 +64,9 @@ type Receiver interface {
 	// DeliverPackets hands over a batch of inbound IP packets and their
 	// PacketInfo (nil, or one per packet). The slices are valid only
 	// during the call: a receiver copies what it keeps. Calls for one
-	// endpoint never overlap.
+	// endpoint never overlap, unless the endpoint says otherwise (link/tun
+	// with several queues: one call per queue at a time; package stack
+	// takes that).
 	DeliverPackets(pkts [][]byte, info []PacketInfo)
 }
 

@@ -36,7 +36,6 @@ type Conn struct {
 	abortSoon   bool      // established after its listener closed
 	readWait    bool
 	writeWait   bool
-	twPending   bool            // entered TIME-WAIT: hand over to a record after this operation
 	orphan      bool            // on the stack's orphan list (written under its lock too)
 	lingerAbort bool            // SetLinger(0): Close resets
 	readShut    bool            // CloseRead: Read returns EOF once drained
@@ -88,6 +87,7 @@ func (c *Conn) SendSegment(h *wire.TCP, p1, p2 []byte) {
 	if c.tcb.SegmentECT() { // RFC 3168 6.1.1: new data on an ECN connection
 		info.ECN = ecnECT0
 	}
+	c.s.offload(&info, c.id, len(p1)+len(p2), c.tcb.SendMSS())
 	if !c.b.add(c.id, h, p1, p2, info) {
 		c.b.write(c.s)
 		c.b.add(c.id, h, p1, p2, info)
@@ -103,8 +103,6 @@ func (c *Conn) onChange(from, to tcp.State, cause tcp.Cause) {
 	switch {
 	case to == tcp.Established && c.l != nil:
 		c.l.established(c)
-	case to == tcp.TimeWait:
-		c.twPending = true // a record replaces the TCB once this operation ends
 	case to == tcp.Closed || to == tcp.Listen: // a child back in LISTEN is done too
 		c.s.remove(c)
 		c.s.timers.remove(c) // not kept alive until an old deadline
@@ -142,11 +140,8 @@ func (c *Conn) afterLocked(now time.Duration) {
 		c.s.sendBatch(c.b)
 		c.b = nil
 	}
-	if c.twPending {
-		c.twPending = false
-		if !c.gone {
-			c.s.enterTimeWait(c)
-		}
+	if c.tw == nil && !c.gone && c.tcb.State() == tcp.TimeWait {
+		c.s.enterTimeWait(c) // a record replaces the TCB once the operation is done
 	}
 	if c.tw != nil && c.tcb.State() == tcp.Closed {
 		c.s.tw.end(c.tw, tcp.CauseAbort) // ABORT in TIME-WAIT deletes it (3.10.5)

@@ -9,67 +9,90 @@ import (
 )
 
 // DeliverPackets implements link.Receiver: each packet is parsed, demuxed
-// and fed to its connection; the ACKs and data the batch makes due go out
-// once per connection at the end (MUST-58, MUST-59). The IP header is
-// authoritative for the packets' IP-level facts, so info is not read.
-func (s *Stack) DeliverPackets(pkts [][]byte, _ []link.PacketInfo) {
-	var touched [16]*Conn
-	nt := 0
-	var cur *Conn // connection whose lock is held across consecutive packets
-	// now is read after taking a connection's lock: a writer holding it
-	// may have used a later instant, and time must not run backwards for a
-	// connection (its timestamps would fail the peer's PAWS test).
-	var now timeT
-	for _, p := range pkts {
+// and fed to its connection (with Config.GRO, consecutive in-order
+// segments of one connection joined first: gro.go); the ACKs and data the batch makes due
+// go out once per connection at the end (MUST-58, MUST-59). The IP header
+// is authoritative for the packets' IP-level facts; of info, only the
+// checksum state is read (offload.go).
+func (s *Stack) DeliverPackets(pkts [][]byte, info []link.PacketInfo) {
+	var r rx
+	for i, p := range pkts {
 		s.stats.PacketsIn.Add(1)
 		if isICMP(p) {
-			if cur != nil {
-				cur.mu.Unlock() // icmpInput locks the connection it concerns
-				cur = nil
+			s.groFlush(&r)
+			if r.cur != nil {
+				r.cur.mu.Unlock() // icmpInput locks the connection it concerns
+				r.cur = nil
 			}
 			s.icmpInput(p)
 			continue
 		}
 		var h wire.TCP
-		ip, payload, ok := s.parse(p, &h)
+		ip, payload, ok := s.parse(p, &h, link.InfoAt(info, i).Csum)
 		if !ok {
 			continue
 		}
 		id := tuple{netip.AddrPortFrom(ip.Dst, h.DstPort), netip.AddrPortFrom(ip.Src, h.SrcPort)}
 		ce := ip.TOS&ecnMask == ecnCE // RFC 3168 5: Congestion Experienced
-		if cur != nil && cur.id == id {
-			cur.tcb.SetCE(ce)
-			cur.tcb.Input(now, &h, payload)
+		if !s.cfg.GRO {
+			s.deliver(&r, id, &h, payload, ce)
 			continue
 		}
-		if cur != nil {
-			cur.mu.Unlock()
-			cur = nil
-		}
-		c := s.lookup(id)
-		if c == nil {
-			s.noConn(s.clk.Now(), id, &h, payload)
+		if s.groMerge(&r, id, &h, payload, ce) {
 			continue
 		}
-		c.mu.Lock()
-		now = s.clk.Now()
-		c.tcb.SetCE(ce)
-		c.tcb.Input(now, &h, payload)
-		cur = c
-		if nt < len(touched) && !contains(touched[:nt], c) {
-			touched[nt] = c
-			nt++
-		} else if nt == len(touched) && !contains(touched[:nt], c) {
-			c.flushLocked(now) // more connections than we track: flush now
-		}
+		s.groFlush(&r)
+		r.hold(id, &h, payload, ce)
 	}
-	if cur != nil {
-		cur.mu.Unlock()
+	s.groFlush(&r)
+	if r.cur != nil {
+		r.cur.mu.Unlock()
 	}
-	for _, c := range touched[:nt] {
+	for _, c := range r.touched[:r.nt] {
 		c.mu.Lock()
 		c.flushLocked(s.clk.Now())
 		c.mu.Unlock()
+	}
+}
+
+// rx is one DeliverPackets call's state.
+type rx struct {
+	touched [16]*Conn
+	nt      int
+	cur     *Conn // connection whose lock is held across consecutive packets
+	// now is read after taking a connection's lock: a writer holding it
+	// may have used a later instant, and time must not run backwards for a
+	// connection (its timestamps would fail the peer's PAWS test).
+	now timeT
+	gro groSeg // the segment held for joining (gro.go)
+}
+
+// deliver feeds one segment to its connection.
+func (s *Stack) deliver(r *rx, id tuple, h *wire.TCP, payload []byte, ce bool) {
+	if r.cur != nil && r.cur.id == id {
+		r.cur.tcb.SetCE(ce)
+		r.cur.tcb.Input(r.now, h, payload)
+		return
+	}
+	if r.cur != nil {
+		r.cur.mu.Unlock()
+		r.cur = nil
+	}
+	c := s.lookup(id)
+	if c == nil {
+		s.noConn(s.clk.Now(), id, h, payload)
+		return
+	}
+	c.mu.Lock()
+	r.now = s.clk.Now()
+	c.tcb.SetCE(ce)
+	c.tcb.Input(r.now, h, payload)
+	r.cur = c
+	if r.nt < len(r.touched) && !contains(r.touched[:r.nt], c) {
+		r.touched[r.nt] = c
+		r.nt++
+	} else if r.nt == len(r.touched) && !contains(r.touched[:r.nt], c) {
+		c.flushLocked(r.now) // more connections than we track: flush now
 	}
 }
 
@@ -83,7 +106,8 @@ func contains(cs []*Conn, c *Conn) bool {
 }
 
 // parse validates one packet down to its TCP header, counting what it drops.
-func (s *Stack) parse(p []byte, h *wire.TCP) (wire.IPHeader, []byte, bool) {
+// A checksum the link vouches for (csum, offload.go) is not verified.
+func (s *Stack) parse(p []byte, h *wire.TCP, csum link.Csum) (wire.IPHeader, []byte, bool) {
 	ip, seg, err := wire.ParseIP(p)
 	if err != nil {
 		s.stats.MalformedIP.Add(1)
@@ -96,7 +120,7 @@ func (s *Stack) parse(p []byte, h *wire.TCP) (wire.IPHeader, []byte, bool) {
 		s.stats.NotForUs.Add(1)
 		return ip, nil, false
 	}
-	if !wire.VerifyTCPChecksum(ip.Src, ip.Dst, seg) {
+	if csum == link.CsumNone && !wire.VerifyTCPChecksum(ip.Src, ip.Dst, seg) {
 		s.stats.BadChecksum.Add(1) // MUST-3
 		return ip, nil, false
 	}

@@ -64,6 +64,12 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, info link.PacketInfo) 
 	b.buf = h.Append(b.buf)
 	if b.gather {
 		hdr := b.buf[t:]
+		if info.Csum == link.CsumPartial {
+			partialChecksum(id, hdr, hl+n) // the link completes it (offload.go)
+			b.pieces = append(b.pieces, [3][]byte{b.buf[start:], p1, p2})
+			b.pkts = append(b.pkts, nil)
+			return true
+		}
 		hdr[16], hdr[17] = 0, 0
 		// MUST-2: the checksum chained over the pieces (RFC 1071).
 		sum := wire.Checksum(hdr, wire.PseudoHeaderSum(id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, hl+n))
@@ -81,7 +87,11 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, info link.PacketInfo) 
 	}
 	b.buf = append(b.buf, p1...)
 	b.buf = append(b.buf, p2...)
-	wire.SetTCPChecksum(id.local.Addr(), id.remote.Addr(), b.buf[t:]) // MUST-2
+	if info.Csum == link.CsumPartial {
+		partialChecksum(id, b.buf[t:], hl+n)
+	} else {
+		wire.SetTCPChecksum(id.local.Addr(), id.remote.Addr(), b.buf[t:]) // MUST-2
+	}
 	b.pkts = append(b.pkts, b.buf[start:])
 	return true
 }

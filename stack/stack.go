@@ -53,6 +53,10 @@ type Config struct {
 	// Nagle turns Nagle's algorithm on for new connections; like package
 	// net, synack sends small writes at once by default (TCP_NODELAY).
 	Nagle bool
+	// GRO turns on the joining of consecutive in-order segments of a
+	// connection in one delivered batch before TCP input (gro.go). Off by
+	// default: joining costs a copy, which measured as much as it saves.
+	GRO bool
 	// ECN turns on Explicit Congestion Notification (RFC 3168): SYNs ask
 	// for it, SYN,ACKs grant it, and new data goes out ECN-capable. Off by
 	// default, as Linux leaves it off for the connections it opens (Linux
@@ -126,6 +130,7 @@ type Stats struct {
 	OrphanOverflow        atomic.Uint64 // orphans reset at MaxOrphans
 	ICMP                  ICMPStats     // ICMP and ICMPv6 (icmp.go)
 	Mem                   tcp.MemStats  // buffer memory in use and what the budget did (MemBudget)
+	GROMerged             atomic.Uint64 // segments GRO joined to the one before them (gro.go)
 }
 
 type tuple struct{ local, remote netip.AddrPort }
@@ -157,6 +162,7 @@ type Stack struct {
 	out     sync.Pool             // *batch
 	pool    *tcp.Pool             // buffer chunks, charged to MemBudget
 	gather  link.Gatherer         // ep, when it takes packets in pieces
+	offl    link.Offloads         // what ep offloads (offload.go)
 	answers *answerBudget         // stack-wide limit on answers to unacceptable segments
 
 	echoLimit tokenBucket // echo replies, stack-wide (icmp.go)
@@ -223,6 +229,9 @@ func New(ep link.Endpoint, cfg Config) (*Stack, error) {
 	s.timers.init(s)
 	s.tw.init(s)
 	s.gather, _ = ep.(link.Gatherer)
+	if o, ok := ep.(link.Offloader); ok {
+		s.offl = o.Offloads()
+	}
 	s.out.New = func() any { return newBatch(s.mtu, s.gather != nil) }
 	ep.Attach(s)
 	return s, nil
@@ -291,6 +300,9 @@ func (s *Stack) tcpConfig(v6 bool) tcp.Config {
 	}
 	c.IPv6 = v6
 	c.Pool = s.pool
+	if s.offl.TSO && s.offl.Checksum {
+		c.TSOMax = s.offl.MaxPacket - hdr - (wire.TCPMaxHeaderLen - 20) // tcp/tso.go
+	}
 	return c
 }
 

@@ -163,6 +163,12 @@ func (b *buf) peek(off, n int) (p1, p2 []byte) {
 	return p1, (*b.slot(i + 1)).b[:rest]
 }
 
+// peekable is the most peek can return from logical offset off: the rest
+// of off's chunk and the whole next one.
+func (b *buf) peekable(off int) int {
+	return 2*b.chunkSize() - (b.head+off)&(b.chunkSize()-1)
+}
+
 // read copies up to len(p) readable bytes out and discards them.
 func (b *buf) read(p []byte) int {
 	n := min(len(p), b.n)

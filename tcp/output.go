@@ -100,7 +100,7 @@ func (c *TCB) sendData(now time.Duration) bool {
 		// Going back, a hole before a SACKed range is resent in a whole
 		// segment (SACKed bytes and all), never clipped to the hole: a
 		// peer's confetti of 1-byte holes must not buy 1-byte segments.
-		n := min(avail, c.snd.mss, win)
+		n := c.sendSize(avail, win) // one MSS, or with TSO several (tso.go)
 		if n <= 0 || !c.worthSending(n, avail) {
 			c.armPersist(now, avail)
 			return sent

@@ -53,12 +53,19 @@ type pairNet struct {
 	dup    float64 // probability a segment is delivered twice
 	delay  time.Duration
 	jitter time.Duration // extra random delay: reorders
+	cut    int           // > 0: segments longer are cut into pieces of this size first, as a TSO link does (tso_test.go)
 	q      []pairPacket
 	nextID uint64
 	stats  struct{ sent, dropped, duplicated, delivered int }
 }
 
 func (n *pairNet) send(from int, h *wire.TCP, p1, p2 []byte) {
+	if data := append(append([]byte(nil), p1...), p2...); n.cut > 0 && len(data) > n.cut {
+		for _, p := range cut([]sent{{*h, data}}, n.cut) {
+			n.send(from, &p.h, p.data, nil)
+		}
+		return
+	}
 	n.stats.sent++
 	if n.rng.Float64() < n.loss {
 		n.stats.dropped++
@@ -92,6 +99,7 @@ type pairScenario struct {
 	wantLoss   bool
 	slowReader bool // read rarely and little: zero windows, persist probes
 	anyOrder   bool // A may finish reading before it closes (seed sweeps)
+	cut        int  // the network cuts segments at this size (TSO)
 }
 
 func TestPairTransfer(t *testing.T) {
@@ -123,7 +131,7 @@ func TestPairTransfer(t *testing.T) {
 // 3.8.1 retransmission under loss, 3.4 sequence numbers modulo 2^32.
 func runPair(t *testing.T, sc pairScenario) {
 	rng := rand.New(rand.NewSource(sc.seed))
-	n := &pairNet{t: t, rng: rng, loss: sc.loss, dup: sc.dup, delay: 10 * time.Millisecond, jitter: sc.jitter}
+	n := &pairNet{t: t, rng: rng, loss: sc.loss, dup: sc.dup, delay: 10 * time.Millisecond, jitter: sc.jitter, cut: sc.cut}
 	a := &pairEnd{net: n, id: 0, name: "A"}
 	b := &pairEnd{net: n, id: 1, name: "B"}
 	ends := [2]*pairEnd{a, b}

@@ -64,6 +64,7 @@ type Config struct {
 	ECN            bool          // offer and accept RFC 3168 explicit congestion notification
 	TSOffset       uint32        // start of this connection's timestamp clock
 	IPv6           bool          // the connection runs over IPv6 (path MTU floor 1280, 40-byte IP header)
+	TSOMax         int           // largest payload of one segment when the link cuts segments itself (TSO, tso.go); 0: one MSS
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).
@@ -287,7 +288,7 @@ func New(cfg Config, out Sender, onChange func(from, to State, cause Cause)) *TC
 	if cfg.Pool == nil {
 		c.cfg.Pool = defaultPool
 	}
-	c.sb.init(cfg.SendBuf, c.cfg.Pool, cfg.MSS)
+	c.sb.init(cfg.SendBuf, c.cfg.Pool, max(cfg.MSS, cfg.TSOMax)) // a segment is at most two chunks
 	c.rb.init(cfg.RecvBuf, c.cfg.Pool, cfg.MSS)
 	c.rtt.init(&c.cfg)
 	var err error

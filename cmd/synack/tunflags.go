@@ -41,8 +41,10 @@ type tunOptions struct {
 	verbose  bool
 	json     bool
 	ecn      bool
-	rcvbuf   int          // --rcvbuf: every connection's receive buffer (0: autotuned)
-	sndbuf   int          // --sndbuf
+	rcvbuf   int // --rcvbuf: every connection's receive buffer (0: autotuned)
+	sndbuf   int // --sndbuf
+	offload  bool
+	offloads string       // what the device granted, once open
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
 	ui       string       // --ui: serve the observe page on this host address
@@ -66,6 +68,7 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	simharness.SizeVar(fs, &o.sndbuf, "sndbuf", "every connection's send buffer `SIZE` (like 64KiB; no autotuning; default: autotuned up to 4MiB)")
 	fs.StringVar(&o.ui, "ui", "", "serve a live page of the state machine, connections and counters on host address `ADDR` (e.g. 127.0.0.1:8088), with /conns, /events and /metrics")
 	fs.StringVar(&o.pcap, "pcap", "", "write every packet on the TUN device to `FILE` (pcap, LINKTYPE_RAW; tshark -r FILE reads it)")
+	fs.BoolVar(&o.offload, "offload", true, "use the TUN device's virtio-net offloads (checksum, TCP segmentation) where the kernel has them; --offload=false moves one packet per system call with software checksums")
 }
 
 // tunUsage is the paragraph both commands' usage ends with.
@@ -140,11 +143,12 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 	if err != nil {
 		return nil, err
 	}
-	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns})
+	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns, NoOffload: !o.offload})
 	if err != nil {
 		o.closeExtras()
 		return nil, tunError(cmd, o.netns, err)
 	}
+	o.offloads = describeOffloads(ep, o.offload)
 	clk := clock.NewReal()
 	if ep, err = o.capture(cmd, ep, clk); err != nil {
 		o.closeExtras()
@@ -236,7 +240,26 @@ func (o *tunOptions) describe() string {
 	if o.netns != "" {
 		where = " in network namespace " + o.netns
 	}
-	return fmt.Sprintf("synack is %s on TUN device %s%s (kernel side %s, MTU %d)", o.addr, o.name, where, o.hostAddr, o.mtu)
+	return fmt.Sprintf("synack is %s on TUN device %s%s (kernel side %s, MTU %d, offloads: %s)", o.addr, o.name, where, o.hostAddr, o.mtu, o.offloads)
+}
+
+// describeOffloads says what the device's offloads are: asked for (on),
+// what the kernel granted.
+func describeOffloads(ep link.Endpoint, on bool) string {
+	if !on {
+		return "off (--offload=false)"
+	}
+	var o link.Offloads
+	if of, ok := ep.(link.Offloader); ok {
+		o = of.Offloads()
+	}
+	switch {
+	case o.TSO:
+		return "checksum, TSO"
+	case o.Checksum:
+		return "checksum (the kernel refused TSO)"
+	}
+	return "none (the kernel has none for TUN devices)"
 }
 
 // ---- transition events ----

@@ -1,6 +1,10 @@
 // Package tun is a link.Endpoint over a Linux TUN device: the kernel's IP
 // layer on one side, synack on the other. Each packet read from or written
-// to the device is one whole IP packet (IFF_TUN|IFF_NO_PI).
+// to the device is one whole IP packet (IFF_TUN|IFF_NO_PI), behind a
+// virtio-net header when the device has offloads (the default where the
+// kernel has them; Config.NoOffload): then a TCP packet may be a super-packet
+// of up to 64 KiB, cut into segments by the kernel (vnet.go,
+// link.PacketInfo's GSO fields).
 //
 // Opening a TUN device needs CAP_NET_ADMIN (run as root, or grant the
 // binary the capability with `sudo setcap cap_net_admin+ep ./synack`);
@@ -46,6 +50,18 @@ type Config struct {
 	// calling process stays in its own namespace; only the device lives in
 	// the other one.
 	NetNS string
+	// NoOffload opens the device without the virtio-net header, so every
+	// packet crosses it alone with its checksum done in software (today's
+	// path on kernels without IFF_VNET_HDR). By default the device is
+	// opened with checksum and TCP segmentation offloads where the kernel
+	// has them; Endpoint.Offloads reports what was granted.
+	NoOffload bool
+	// Queues, above one, opens the device with that many queues
+	// (IFF_MULTI_QUEUE), each with a reader of its own: the kernel spreads
+	// flows over them, and their DeliverPackets calls overlap (package
+	// stack takes that). Zero or one: one queue. A kernel without
+	// multiqueue TUN devices gives one; Endpoint.Queues reports it.
+	Queues int
 }
 
 // Stats counts an endpoint's traffic. Read means from the kernel (inbound
@@ -54,8 +70,12 @@ type Stats struct {
 	PacketsRead    uint64
 	BytesRead      uint64
 	ReadBatches    uint64 // DeliverPackets calls
-	ReadErrors     uint64 // failed reads, and packets dropped as larger than the MTU
+	ReadErrors     uint64 // failed reads, packets dropped as larger than the MTU or with a virtio-net header synack cannot take
 	PacketsWritten uint64
 	BytesWritten   uint64
 	WriteErrors    uint64 // packets the kernel refused (counted as lost)
+	// With offloads: TCP super-packets (several segments in one packet)
+	// read from and written to the kernel, among the packets counted above.
+	SuperPacketsRead    uint64
+	SuperPacketsWritten uint64
 }

@@ -37,3 +37,12 @@ func (e *Endpoint) WritePackets([][]byte, []link.PacketInfo) (int, error) { retu
 
 // Close implements link.Endpoint.
 func (e *Endpoint) Close() error { return nil }
+
+// Offloads reports the offloads granted: none.
+func (e *Endpoint) Offloads() link.Offloads { return link.Offloads{} }
+
+// VnetHdr reports whether packets carry a virtio-net header: never.
+func (e *Endpoint) VnetHdr() bool { return false }
+
+// Queues is how many queues the device has: none.
+func (e *Endpoint) Queues() int { return 0 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/synack-tcp/synack/internal/netns"
+	"github.com/synack-tcp/synack/link/tun"
+	"github.com/synack-tcp/synack/stack"
+)
+
+// TUN workloads: synack on a TUN device against the kernel's TCP (Go's
+// package net) inside a network namespace made for the run, so the
+// packets cross a real device: every bulk byte goes through read(2) or
+// write(2) on /dev/net/tun and the kernel's IP and TCP layers. The kernel
+// owns 10.99.0.1/24 on the device and synack answers as 10.99.0.2.
+//
+//	tun-tx         synack dials and sends (the client side of a workload), the kernel listens
+//	tun-rx         the kernel dials and sends, synack listens
+//	tun-tx-nooff,  the same with the device's virtio-net offloads forced off
+//	tun-rx-nooff   (tun.Config.NoOffload): one packet per system call, software checksums
+//	tun-tx-mq,     with offloads and two queues (tun.Config.Queues)
+//	tun-rx-mq
+//
+// They are not in stackOrder, so not in the default -stacks; ask for them:
+//
+//	go run . -stacks tun-tx,tun-rx,tun-tx-nooff,tun-rx-nooff -only bulk,pingpong
+//
+// The device's MTU is the case's (1500, or 65535 for bulk65535).
+func init() {
+	for _, v := range []struct {
+		name      string
+		synackCli bool
+		offload   bool
+		queues    int
+		title     string
+	}{
+		{"tun-tx", true, true, 1, "synack → kernel over TUN (offloads)"},
+		{"tun-rx", false, true, 1, "kernel → synack over TUN (offloads)"},
+		{"tun-tx-nooff", true, false, 1, "synack → kernel over TUN (no offloads)"},
+		{"tun-rx-nooff", false, false, 1, "kernel → synack over TUN (no offloads)"},
+		{"tun-tx-mq", true, true, 2, "synack → kernel over TUN (offloads, 2 queues)"},
+		{"tun-rx-mq", false, true, 2, "kernel → synack over TUN (offloads, 2 queues)"},
+	} {
+		factories[v.name] = func(mtu int) (Pair, error) { return newTunPair(mtu, v.synackCli, v.offload, v.queues) }
+		stackTitle[v.name] = v.title
+	}
+}
+
+var (
+	tunHost = netip.MustParseAddr("10.99.0.1")
+	tunAddr = netip.MustParseAddr("10.99.0.2")
+)
+
+// tunPair is synack on a TUN device in a fresh namespace and the kernel's
+// TCP in that namespace; synackCli says which one is the client side.
+type tunPair struct {
+	ns        *netns.NS
+	ep        *tun.Endpoint
+	st        *stack.Stack
+	synackCli bool
+}
+
+func newTunPair(mtu int, synackCli, offload bool, queues int) (Pair, error) {
+	ns, err := netns.New("bench-tun")
+	if err != nil {
+		return nil, err
+	}
+	ep, err := tun.Open(tun.Config{Name: "bench0", MTU: mtu, NetNS: ns.Name(), HostAddr: netip.PrefixFrom(tunHost, 24), NoOffload: !offload, Queues: queues})
+	if err != nil {
+		ns.Close()
+		return nil, err
+	}
+	if o := ep.Offloads(); offload && !o.TSO {
+		ep.Close()
+		ns.Close()
+		return nil, fmt.Errorf("the kernel granted no TSO on the TUN device: %+v", o)
+	}
+	st, err := stack.New(ep, stack.Config{Addrs: []netip.Addr{tunAddr}})
+	if err != nil {
+		ep.Close()
+		ns.Close()
+		return nil, err
+	}
+	return &tunPair{ns: ns, ep: ep, st: st, synackCli: synackCli}, nil
+}
+
+func (p *tunPair) Listen(port uint16) (net.Listener, error) {
+	if p.synackCli {
+		var l net.Listener
+		err := p.ns.Do(func() (err error) {
+			l, err = net.Listen("tcp4", netip.AddrPortFrom(tunHost, port).String())
+			return err
+		})
+		return l, err
+	}
+	return p.st.Listen("tcp", netip.AddrPortFrom(tunAddr, port).String())
+}
+
+func (p *tunPair) Dial(ctx context.Context, port uint16) (net.Conn, error) {
+	if p.synackCli {
+		return p.st.DialContext(ctx, "tcp", netip.AddrPortFrom(tunHost, port).String())
+	}
+	var c net.Conn
+	err := p.ns.Do(func() (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp4", netip.AddrPortFrom(tunAddr, port).String())
+		return err
+	})
+	return c, err
+}
+
+func (p *tunPair) Close() error {
+	p.st.Close() // closes the device too
+	return p.ns.Close()
+}
+
+// Stats implements statsReporter: synack's retransmissions and timeouts,
+// and the packets the device lost.
+func (p *tunPair) Stats() map[string]float64 {
+	var rtx, rto float64
+	for _, c := range p.st.Conns() {
+		st := c.Status().Stats
+		rtx += float64(st.Retransmits)
+		rto += float64(st.RTOExpirations)
+	}
+	s := p.ep.Stats()
+	return map[string]float64{
+		"dropped":     float64(s.WriteErrors + s.ReadErrors),
+		"retransmits": rtx,
+		"timeouts":    rto,
+	}
+}
