@@ -194,7 +194,7 @@ func (c *TCB) arriveOther(now time.Duration, h *wire.TCP, payload []byte) {
 		f &^= wire.SYN
 		sq, n = dataSeq, n-1
 	}
-	if !c.paws(now, h) { // RFC 7323 5.3: before the sequence check
+	if !c.paws(now, h, len(payload)) { // RFC 7323 5.3: before the sequence check
 		return
 	}
 	ok, zeroWnd := c.acceptable(sq, n)

@@ -57,8 +57,9 @@ func (c *TCB) takeSynTimestamps(now time.Duration, h *wire.TCP) {
 // paws runs before the sequence check (5.3 R1, R2). It reports false when
 // the segment must be dropped: a timestamp older than TS.Recent (an old
 // duplicate from a wrapped sequence space), answered with an ACK; or, 3.2,
-// a non-RST segment without the option once it was negotiated.
-func (c *TCB) paws(now time.Duration, h *wire.TCP) bool {
+// a non-RST segment without the option once it was negotiated. n is the
+// payload length.
+func (c *TCB) paws(now time.Duration, h *wire.TCP, n int) bool {
 	c.ts.segTSecr = 0
 	if !c.ts.ok || h.Flags&wire.RST != 0 {
 		return true
@@ -80,6 +81,15 @@ func (c *TCB) paws(now time.Duration, h *wire.TCP) bool {
 		return true
 	}
 	c.ts.pawsDrops++
+	// 5.3 acknowledges the dropped segment. An empty one's answer is
+	// throttled as for a segment outside the window (see oowLimited; Linux
+	// skips it the same way, TCPACKSKIPPEDPAWS): when corrupted timestamps
+	// have pushed both ends' TS.Recent ahead of the other's clock, each
+	// drops the other's ACKs and would answer each with an ACK, every
+	// round trip until R2 (FuzzConnPair input c2005dad6b334377).
+	if n == 0 && h.Flags&(wire.SYN|wire.FIN) == 0 && c.oowLimited(now) {
+		return false
+	}
 	c.ackNow = true
 	return false
 }
