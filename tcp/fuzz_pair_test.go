@@ -524,6 +524,15 @@ var fzRegressions = []struct {
 			"(for ever without link delay) until an RTO resends the hole. Linux (tcp_sequence) and the BSDs " +
 			"accept a zero-length segment at the right edge; RFC 5961 7 ACK throttling would also end it.",
 	},
+	{
+		name: "ack-war-paws",
+		data: []byte("r\x00X0000y;072210000X00000y;072210"),
+		why: "Timestamps on. The SYN,ACK reaches A with its TSval changed on the wire to 808464432, far " +
+			"ahead of B's clock, and an ACK reaches B with its TSval changed to 805306368, far ahead of A's: " +
+			"each end's TS.Recent is now ahead of the other's TSvals, so PAWS (RFC 7323 5.3) drops every " +
+			"segment and answers it with an ACK, which the other drops and answers: two ACKs per round trip " +
+			"until R2, 600,000 segments. The ACK for an empty segment PAWS drops is throttled now, as Linux does.",
+	},
 }
 
 func TestFuzzRegressions(t *testing.T) {

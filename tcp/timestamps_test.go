@@ -108,6 +108,33 @@ func TestPAWS(t *testing.T) {
 	f.step(22*time.Millisecond, "<SEQ=304><CTL=RST><TS=1,0>", Closed)
 }
 
+// RFC 7323 5.3 acknowledges a segment PAWS drops, within the one limit on
+// answers to unacceptable segments (RFC 5961 7; Linux's TCPACKSKIPPEDPAWS):
+// at most one per 500 ms. When corrupted timestamps have pushed both ends'
+// TS.Recent ahead of the other's clock, each drops the other's ACKs:
+// answering every one made an ACK war of two segments per round trip until
+// R2, 600,000 segments in five minutes (FuzzConnPair input
+// c2005dad6b334377).
+func TestPAWSDropAckThrottled(t *testing.T) {
+	const ms = time.Millisecond
+	f := tsEstablished(t) // TS.Recent 700
+	ack := func(tsval int) string { return fmt.Sprintf("<SEQ=101><ACK=301><CTL=ACK><TS=%d,700>", tsval) }
+	f.step(20*ms, "<SEQ=301><ACK=101><CTL=ACK><TS=699,5010>", Established, ack(5020))
+	f.step(21*ms, "<SEQ=301><ACK=101><CTL=ACK><TS=699,5010>", Established)
+	f.step(400*ms, "<SEQ=301><ACK=101><CTL=ACK><TS=699,5010>", Established)
+	// Text too: one limit for every answer to an unacceptable segment
+	// (RFC 5961 7, ratelimit.go), at most one per 500 ms.
+	f.step(401*ms, "<SEQ=301><ACK=101><CTL=ACK><DATA=old><TS=699,5010>", Established)
+	f.step(520*ms, "<SEQ=301><ACK=101><CTL=ACK><TS=699,5010>", Established, ack(5520))
+	st := f.c.Status().Stats
+	if st.ThrottledAcks != 3 || f.c.ts.pawsDrops != 5 {
+		t.Fatalf("ThrottledAcks %d, PAWS drops %d; want 3, 5", st.ThrottledAcks, f.c.ts.pawsDrops)
+	}
+	if got, _ := f.read(); got != "" {
+		t.Fatalf("delivered %q", got)
+	}
+}
+
 // 3.2: once negotiated, a non-RST segment without the option is dropped.
 func TestTimestampsMissingDropped(t *testing.T) {
 	f := tsEstablished(t)

@@ -56,6 +56,17 @@ func (s *runStats) observe(line string) {
 	}
 }
 
+// hung reports whether go test said a worker hung or died, rather than a
+// test failing.
+func (s runStats) hung() bool {
+	for _, m := range s.Messages {
+		if strings.Contains(m, "hung or terminated unexpectedly") {
+			return true
+		}
+	}
+	return false
+}
+
 // parseOutput reads a whole run's output.
 func parseOutput(r io.Reader) runStats {
 	var s runStats

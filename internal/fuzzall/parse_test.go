@@ -85,8 +85,11 @@ func TestParseOutputCrash(t *testing.T) {
 	if want := "go test -run=FuzzTCPParse/0123456789abcdef ./wire"; replayCommand(got, "FuzzTCPParse", "./wire") != want {
 		t.Fatalf("replay %q", replayCommand(got, "FuzzTCPParse", "./wire"))
 	}
-	if len(got.Messages) != 1 || !strings.Contains(got.Messages[0], "terminated unexpectedly") {
+	if len(got.Messages) != 1 || !strings.Contains(got.Messages[0], "terminated unexpectedly") || !got.hung() {
 		t.Fatalf("messages %q", got.Messages)
+	}
+	if parseOutput(strings.NewReader(failOut)).hung() {
+		t.Fatal("a test failure taken for a hung worker")
 	}
 }
 

@@ -99,6 +99,11 @@ wait:
 			fmt.Printf("   input kept in %s\n", filepath.Join(t.Pkg, st.Input))
 		}
 		fmt.Printf("   replay: %s\n", replayCommand(st, t.Name, t.Pkg))
+		if st.hung() {
+			// go test gives up on a worker that is silent for 10 s: the
+			// input may be slow (a loop, a storm) rather than failing.
+			fmt.Println("   a worker hung or died: if the replay passes, time it (-v) and look for a slow input")
+		}
 		if werr != nil && !st.Failed {
 			fmt.Printf("   %v\n", werr)
 		}
