@@ -548,6 +548,12 @@ func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
 
 // takeFin is step eight for a FIN at RCV.NXT.
 func (c *TCB) takeFin(now time.Duration, cause Cause) {
+	// Nothing lies beyond the FIN (3.10.7.4 step eight: it is the end of
+	// the peer's sequence space): out-of-order text a broken or hostile
+	// peer placed past it is dropped, or it would sit at RCV.NXT once the
+	// FIN is consumed, be SACKed, and never be read (FuzzConnPair input
+	// 081ead911bb8a370).
+	c.dropOOO()
 	c.finPending = false
 	c.finRcvd = true
 	c.rcv.nxt = c.rcv.nxt.Add(1)

@@ -108,3 +108,20 @@ func TestSegFinRepeatedInLaterStates(t *testing.T) {
 		t.Fatalf("2MSL not restarted: %v", d)
 	}
 }
+
+// RFC 9293 3.10.7.4 step eight: the FIN ends the peer's sequence space.
+// Out-of-order text a broken or hostile peer placed beyond it is dropped
+// when the FIN is taken: it would otherwise sit at RCV.NXT, be SACKed and
+// never be read (FuzzConnPair input 081ead911bb8a370, where it broke the
+// out-of-order invariant in TIME-WAIT).
+func TestSegFinDropsTextBeyondIt(t *testing.T) {
+	f := established(t, testConfig())
+	f.step(0, "<SEQ=306><ACK=101><CTL=ACK><DATA=after>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	f.step(0, "<SEQ=301><ACK=101><CTL=FIN,ACK><DATA=last>", CloseWait, "<SEQ=101><ACK=306><CTL=ACK>")
+	if st := f.c.Status(); st.RecvHeld != 4 {
+		t.Fatalf("holding %d bytes, want the 4 before the FIN", st.RecvHeld)
+	}
+	if got, err := f.read(); got != "last" || err != ErrEOF {
+		t.Fatalf("read %q, %v; want the 4 bytes, then EOF", got, err)
+	}
+}
