@@ -12,6 +12,12 @@ func BenchmarkBulk65535(b *testing.B) { benchBulk(b, 65535) }
 
 func benchBulk(b *testing.B, mtu int) {
 	a, s := pair(b, mtu, nil)
+	runBulk(b, a, s)
+}
+
+// runBulk writes b.N times 128 KiB from a to a reader on s, to the last
+// byte.
+func runBulk(b *testing.B, a, s *Stack) {
 	l, _ := s.Listen("tcp", ":80")
 	done := make(chan int64)
 	go func() {

@@ -201,40 +201,7 @@ func BenchmarkGRO(b *testing.B) {
 			defer cli.Close()
 			srv, _ := New(eb, Config{Addrs: []netip.Addr{addrB}, GRO: !noGRO})
 			defer srv.Close()
-			l, _ := srv.Listen("tcp", ":80")
-			done := make(chan int64)
-			go func() {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				buf := make([]byte, 128<<10)
-				var n int64
-				for {
-					m, err := c.Read(buf)
-					n += int64(m)
-					if err != nil {
-						break
-					}
-				}
-				done <- n
-			}()
-			c, err := cli.Dial("tcp", fmt.Sprintf("%s:80", addrB))
-			if err != nil {
-				b.Fatal(err)
-			}
-			buf := make([]byte, 128<<10)
-			b.SetBytes(int64(len(buf)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := c.Write(buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-			c.Close()
-			if n := <-done; n != int64(b.N*len(buf)) {
-				b.Fatalf("received %d of %d", n, b.N*len(buf))
-			}
+			runBulk(b, cli, srv)
 		})
 	}
 }

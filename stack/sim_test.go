@@ -3,7 +3,6 @@ package stack
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -28,18 +27,8 @@ type simNet struct {
 
 func newSimNet(t *testing.T, seed int64, lc sim.Config, tc tcp.Config) *simNet {
 	t.Helper()
-	clk := clock.NewVirtual()
-	ea, eb := sim.New(clk, seed, lc, lc)
-	secret := []byte(fmt.Sprint(seed))
-	a, err := New(ea, Config{Addrs: []netip.Addr{addrA}, Clock: clk, TCP: tc, Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(eb, Config{Addrs: []netip.Addr{addrB}, Clock: clk, TCP: tc, Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &simNet{t: t, clk: clk, a: a, b: b}
+	n, _ := newRouterNet(t, seed, lc, lc, tc)
+	return n
 }
 
 // run steps the clock, calling poll after every event, until poll reports
