@@ -111,12 +111,7 @@ func newGvisorTunPair(mtu int, gvCli, gso bool) (Pair, error) {
 
 func (p *gvisorTunPair) Listen(port uint16) (net.Listener, error) {
 	if p.gvCli {
-		var l net.Listener
-		err := p.ns.Do(func() (err error) {
-			l, err = net.Listen("tcp4", netip.AddrPortFrom(tunHost, port).String())
-			return err
-		})
-		return l, err
+		return kernelListen(p.ns, port)
 	}
 	return gonet.ListenTCP(p.st, tcpip.FullAddress{NIC: gvisorNIC, Addr: tcpip.AddrFrom4(tunAddr.As4()), Port: port}, ipv4.ProtocolNumber)
 }

@@ -87,14 +87,20 @@ func newTunPair(mtu int, synackCli, offload bool, queues int) (Pair, error) {
 	return &tunPair{ns: ns, ep: ep, st: st, synackCli: synackCli}, nil
 }
 
+// kernelListen listens with the kernel's TCP on the namespace's side of
+// the TUN device.
+func kernelListen(ns *netns.NS, port uint16) (net.Listener, error) {
+	var l net.Listener
+	err := ns.Do(func() (err error) {
+		l, err = net.Listen("tcp4", netip.AddrPortFrom(tunHost, port).String())
+		return err
+	})
+	return l, err
+}
+
 func (p *tunPair) Listen(port uint16) (net.Listener, error) {
 	if p.synackCli {
-		var l net.Listener
-		err := p.ns.Do(func() (err error) {
-			l, err = net.Listen("tcp4", netip.AddrPortFrom(tunHost, port).String())
-			return err
-		})
-		return l, err
+		return kernelListen(p.ns, port)
 	}
 	return p.st.Listen("tcp", netip.AddrPortFrom(tunAddr, port).String())
 }
