@@ -107,6 +107,23 @@ func TestParseOutputSeedFailure(t *testing.T) {
 	}
 }
 
+// go test's own fuzz deadline, with no input written, is not a finding
+// (CI saw it once: FuzzSegmentInto, 10 s); a real failure or a seed
+// failure still is.
+func TestParseOutputOutOfTime(t *testing.T) {
+	out := "fuzz: elapsed: 0s, gathering baseline coverage: 0/470 completed\n" +
+		"--- FAIL: FuzzSegmentInto (11.06s)\n    context deadline exceeded\nFAIL\n"
+	got := parseOutput(strings.NewReader(out))
+	if !got.Failed || !got.outOfTime() {
+		t.Fatalf("got %+v, outOfTime %v", got, got.outOfTime())
+	}
+	for _, o := range []string{failOut, crashOut, seedFailOut} {
+		if parseOutput(strings.NewReader(o)).outOfTime() {
+			t.Fatalf("a real failure taken for the deadline:\n%s", o)
+		}
+	}
+}
+
 // The replay command falls back to the input's name when go test printed
 // none.
 func TestReplayFromInput(t *testing.T) {
