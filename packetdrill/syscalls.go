@@ -434,17 +434,30 @@ func (r *runner) ioBytes(c *Syscall) (int, bool) {
 	return 0, false
 }
 
-func sysRead(r *runner, c *Syscall) (func() (callResult, bool, error), error) {
+// ioCall checks a read or write call's socket and length: EBADF for an
+// unknown descriptor, notConn for one with no connection, a skip for a
+// length the runner cannot work out; early is the call's result then.
+func (r *runner) ioCall(c *Syscall, notConn syscall.Errno) (s *sock, n int, early func() (callResult, bool, error), err error) {
 	s, found := r.sockArg(c)
 	if !found {
-		return immediate(fail(syscall.EBADF))
+		early, err = immediate(fail(syscall.EBADF))
+		return nil, 0, early, err
 	}
 	n, okv := r.ioBytes(c)
 	if !okv {
-		return nil, skipf("%s() length not understood", c.Name)
+		return nil, 0, nil, skipf("%s() length not understood", c.Name)
 	}
 	if s.c == nil {
-		return immediate(fail(syscall.ENOTCONN))
+		early, err = immediate(fail(notConn))
+		return nil, 0, early, err
+	}
+	return s, n, nil, nil
+}
+
+func sysRead(r *runner, c *Syscall) (func() (callResult, bool, error), error) {
+	s, n, early, err := r.ioCall(c, syscall.ENOTCONN)
+	if early != nil || err != nil {
+		return early, err
 	}
 	buf := make([]byte, n)
 	return func() (callResult, bool, error) {
@@ -465,16 +478,9 @@ func sysRead(r *runner, c *Syscall) (func() (callResult, bool, error), error) {
 }
 
 func sysWrite(r *runner, c *Syscall) (func() (callResult, bool, error), error) {
-	s, found := r.sockArg(c)
-	if !found {
-		return immediate(fail(syscall.EBADF))
-	}
-	n, okv := r.ioBytes(c)
-	if !okv {
-		return nil, skipf("%s() length not understood", c.Name)
-	}
-	if s.c == nil {
-		return immediate(fail(syscall.EPIPE))
+	s, n, early, err := r.ioCall(c, syscall.EPIPE)
+	if early != nil || err != nil {
+		return early, err
 	}
 	buf := make([]byte, n)
 	written := 0
