@@ -461,6 +461,21 @@ func (c *TCB) acceptText(now time.Duration, h *wire.TCP, dataSeq seq.Value, payl
 	default:
 		return // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the FIN came already
 	}
+	if c.finPending { // 3.10.7.4 step eight: nothing lies beyond a FIN we hold
+		if end := dataSeq.Add(seq.Size(len(payload))); c.finRcvdAt.LessThan(end) || (fin && c.finRcvdAt.LessThan(end.Add(1))) {
+			// Text at or past the held FIN's sequence number would be taken
+			// as in order once the hole before it fills, carry RCV.NXT past
+			// the FIN, and the FIN would never be consumed. A FIN of this
+			// segment beyond the held one is the peer contradicting itself:
+			// the first one stands.
+			n := int(c.finRcvdAt.Sub(dataSeq))
+			if !dataSeq.LessThan(c.finRcvdAt) {
+				n = 0
+			}
+			payload, fin = payload[:n], false
+			c.ackNow = true // what was dropped draws an ACK, as out-of-order text does
+		}
+	}
 	finSeq := dataSeq.Add(seq.Size(len(payload)))
 	if len(payload) > 0 {
 		if c.readClosed { // SHLD-3: data after a full CLOSE resets

@@ -125,3 +125,27 @@ func TestSegFinDropsTextBeyondIt(t *testing.T) {
 		t.Fatalf("read %q, %v; want the 4 bytes, then EOF", got, err)
 	}
 }
+
+// RFC 9293 3.10.7.4 step eight: text sent at or past the sequence number of
+// a FIN we hold out of order lies beyond the end of the peer's sequence
+// space. It is trimmed there, so that when the hole before the FIN fills,
+// RCV.NXT stops at the FIN and the FIN is taken; before, the text was
+// queued as in order, RCV.NXT ran past the FIN and the connection never
+// left ESTABLISHED.
+func TestSegFinHeldTrimsTextAtItsSequence(t *testing.T) {
+	f := established(t, testConfig())
+	f.step(0, "<SEQ=304><ACK=101><CTL=FIN,ACK>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	f.step(0, "<SEQ=304><ACK=101><CTL=ACK><DATA=zz>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	f.step(0, "<SEQ=301><ACK=101><CTL=ACK><DATA=abcdef>", CloseWait, "<SEQ=101><ACK=305><CTL=ACK>")
+	if got, err := f.read(); got != "abc" || err != ErrEOF {
+		t.Fatalf("read %q, %v; want the 3 bytes before the FIN, then EOF", got, err)
+	}
+	// A second FIN further on does not move the one held.
+	f = established(t, testConfig())
+	f.step(0, "<SEQ=303><ACK=101><CTL=FIN,ACK>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	f.step(0, "<SEQ=303><ACK=101><CTL=FIN,ACK><DATA=yy>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	f.step(0, "<SEQ=301><ACK=101><CTL=ACK><DATA=ab>", CloseWait, "<SEQ=101><ACK=304><CTL=ACK>")
+	if got, err := f.read(); got != "ab" || err != ErrEOF {
+		t.Fatalf("read %q, %v; want 2 bytes, then EOF", got, err)
+	}
+}
