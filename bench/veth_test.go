@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -144,5 +147,53 @@ func TestToyVeth(t *testing.T) {
 	netns.SkipUnlessAvailable(t)
 	for _, name := range []string{"veth", "veth-nooff"} {
 		t.Run(name, func(t *testing.T) { runToy(t, name, 1500) })
+	}
+}
+
+// TestSweepNetns checks that the parent's sweep deletes a worker's
+// namespaces, here this process's own, and no one else's.
+func TestSweepNetns(t *testing.T) {
+	netns.SkipUnlessAvailable(t)
+	mine, err := netns.New("bench-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mine.Close()
+	other := "bench-sweep-0-1" // process 0 is never a worker
+	if out, err := runIP("netns", "add", other); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", other, err, out)
+	}
+	defer runIP("netns", "del", other)
+	gone, err := sweepNetns(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gone, []string{mine.Name()}) {
+		t.Errorf("swept %v, want [%s]", gone, mine.Name())
+	}
+	if _, err := os.Stat(mine.Path()); !os.IsNotExist(err) {
+		t.Errorf("%s still there: %v", mine.Path(), err)
+	}
+	if _, err := os.Stat(filepath.Join(netnsDir, other)); err != nil {
+		t.Errorf("another process's namespace went too: %v", err)
+	}
+}
+
+func TestLeftBy(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want bool
+	}{
+		{"bench-veth-cli-42-3", true},
+		{"bench-tun-42-1", true},
+		{"bench-tun-420-1", false},
+		{"bench-tun-142-1", false},
+		{"bench-tun-42-x", false},
+		{"other-42-1", false},
+		{"bench-42", false},
+	} {
+		if got := leftBy(c.name, 42); got != c.want {
+			t.Errorf("leftBy(%q, 42) = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
