@@ -23,7 +23,7 @@ import (
 //
 //	veth        the veth's default offloads: TSO, GSO and checksum offload on, so
 //	            segments up to 64 KiB cross unsplit and are never checksummed; GRO
-//	            stays off, the veth's default (it would only move receive to NAPI)
+//	            stays off, the veth's default (turning it on moves receive to NAPI)
 //	veth-nooff  offloads off on both ends, as `ethtool -K IF tso off gso off gro off
 //	            tx off rx off` sets them: every segment is MSS-sized and checksummed
 //	            in software
