@@ -24,9 +24,12 @@ import (
 //	tun-tx-mq,     with offloads and two queues (tun.Config.Queues)
 //	tun-rx-mq
 //
-// They are not in stackOrder, so not in the default -stacks; ask for them:
+// The kernel against itself over a veth pair between two namespaces is
+// the reference column for them: veth (the veth's offloads) and veth-nooff
+// (offloads off), in veth.go. None of these is in stackOrder, so not in
+// the default -stacks; ask for them, side by side in one run:
 //
-//	go run . -stacks tun-tx,tun-rx,tun-tx-nooff,tun-rx-nooff -only bulk,pingpong
+//	go run . -stacks tun-tx,tun-rx,tun-tx-nooff,tun-rx-nooff,veth,veth-nooff -only bulk,pingpong
 //
 // The device's MTU is the case's (1500, or 65535 for bulk65535).
 func init() {
