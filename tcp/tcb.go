@@ -65,6 +65,17 @@ type Config struct {
 	TSOffset       uint32        // start of this connection's timestamp clock
 	IPv6           bool          // the connection runs over IPv6 (path MTU floor 1280, 40-byte IP header)
 	TSOMax         int           // largest payload of one segment when the link cuts segments itself (TSO, tso.go); 0: one MSS
+	// RTOSlop is added to every RTO computed from an RTT sample or backed
+	// off, once (not doubled with it), and not to InitialRTO: FreeBSD's
+	// net.inet.tcp.rexmit_slop (200 ms there, its allowance for timer
+	// and CPU variance). Default 0: RFC 6298 as written.
+	RTOSlop time.Duration
+	// ECNSynRetries is how many retransmissions of an ECN-setup SYN still
+	// carry ECE and CWR (RFC 3168 6.1.1.1 allows either). Default 0, as
+	// Linux: the first retransmission goes without them, in case a
+	// middlebox dropped the SYN for them. FreeBSD's
+	// net.inet.tcp.ecn.maxretries is 1.
+	ECNSynRetries int
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).
@@ -126,6 +137,7 @@ func (c *Config) setDefaults() {
 	defd(&c.InitialRTO, time.Second)
 	defd(&c.MinRTO, time.Second)
 	defd(&c.MaxRTO, 60*time.Second)
+	c.RTOSlop = max(c.RTOSlop, 0)
 	// SHLD-11 asks for at least 100 s. With the RTO backed off to a
 	// minute, 100 s is two or three attempts, and a path that recovers
 	// from an outage but then loses two ACKs in a row is given up (3 of
