@@ -175,6 +175,12 @@ func (c *config) sysctl(k, v string) {
 		if num && n >= 0 {
 			t.ECNSynRetries = int(n)
 		}
+	case "net.inet.tcp.rexmit_drop_options":
+		// FreeBSD drops the options from the third SYN retransmission.
+		t.SynOptionRetries = 0
+		if num && n != 0 {
+			t.SynOptionRetries = 2
+		}
 	case "net.inet.tcp.drop_synfin":
 		c.stack.DropSynFin = num && n != 0
 	case "net.inet.tcp.rexmit_min":

@@ -76,6 +76,13 @@ type Config struct {
 	// middlebox dropped the SYN for them. FreeBSD's
 	// net.inet.tcp.ecn.maxretries is 1.
 	ECNSynRetries int
+	// SynOptionRetries, if set, is how many retransmissions of an active
+	// open's SYN still offer window scaling, timestamps and SACK; later
+	// ones carry the MSS option alone (SHLD-5), and the connection goes
+	// without the three, for a path that drops SYNs with options it does
+	// not know. Default 0: every SYN offers them. FreeBSD's
+	// net.inet.tcp.rexmit_drop_options=1 is 2.
+	SynOptionRetries int
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).

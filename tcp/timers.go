@@ -221,6 +221,10 @@ func (c *TCB) onRTO(now time.Duration) {
 		return
 	}
 	c.retrans++
+	if c.state == SynSent && c.cfg.SynOptionRetries > 0 && c.retrans > c.cfg.SynOptionRetries {
+		// Config.SynOptionRetries: the SYN goes on with MSS alone.
+		c.cfg.WindowScale, c.cfg.Timestamps, c.cfg.SACK = false, false, false
+	}
 	c.plpOnRTO(now) // RFC 4821 7.7: black-hole detection
 	c.lastRTOTS, c.rtoSeen = c.tsNow(now), true
 	c.rtt.backoff()
