@@ -162,6 +162,7 @@ func (c *config) sysctl(k, v string) {
 	case "net.inet.tcp.keepinit":
 		if num && n > 0 {
 			t.R2Syn = time.Duration(n) * time.Millisecond
+			t.SynTimeout = t.R2Syn
 		}
 	case "net.inet.tcp.rexmit_initial":
 		if num && n > 0 {
@@ -173,13 +174,13 @@ func (c *config) sysctl(k, v string) {
 		}
 	case "net.inet.tcp.ecn.maxretries":
 		if num && n >= 0 {
-			t.ECNSynRetries = int(n)
+			t.ECNSynRetries = uint8(min(n, 255))
 		}
 	case "net.inet.tcp.rexmit_drop_options":
 		// FreeBSD drops the options from the third SYN retransmission.
-		t.SynOptionRetries = 0
+		t.SynOptRetries = 0
 		if num && n != 0 {
-			t.SynOptionRetries = 2
+			t.SynOptRetries = 2
 		}
 	case "net.inet.tcp.drop_synfin":
 		c.stack.DropSynFin = num && n != 0

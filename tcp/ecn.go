@@ -47,7 +47,7 @@ func (c *TCB) ecnSyn(h *wire.TCP) {
 	switch c.state {
 	case SynSent:
 		first := c.snd.max == c.snd.iss
-		c.ecn.offered = c.cfg.ECN && (first || c.retrans > 0 && c.retrans <= c.cfg.ECNSynRetries)
+		c.ecn.offered = c.cfg.ECN && (first || c.retrans > 0 && c.retrans <= int(c.cfg.ECNSynRetries))
 		if c.ecn.offered {
 			h.Flags |= wire.ECE | wire.CWR
 		}

@@ -54,7 +54,8 @@ type Config struct {
 	MaxRTO         time.Duration // RFC 6298 2.5
 	R1             int           // retransmissions before reporting trouble (SHLD-10)
 	R2             time.Duration // give up on data after this long retransmitting (SHLD-11, MUST-20)
-	R2Syn          time.Duration // give up on a SYN after this long (MUST-23)
+	R2Syn          time.Duration // give up on a SYN after this long (MUST-23), checked at its retransmission timeouts
+	SynTimeout     time.Duration // if set, an active open still handshaking this long after its SYN fails then (FreeBSD's TCP_KEEPINIT)
 	UserTimeout    time.Duration // if set, replaces R2 (MUST-21)
 	AckDelay       time.Duration // delayed ACK (SHLD-18; MUST-40: < 500ms); negative disables
 	NoDelay        bool          // disable Nagle (MUST-17)
@@ -62,6 +63,8 @@ type Config struct {
 	Timestamps     bool          // offer RFC 7323 timestamps (RTTM, PAWS)
 	SACK           bool          // offer RFC 2018 selective acknowledgments
 	ECN            bool          // offer and accept RFC 3168 explicit congestion notification
+	ECNSynRetries  uint8         // SYN retransmissions still ECN-setup SYNs (RFC 3168 6.1.1.1): default 0, as Linux; FreeBSD's ecn.maxretries 1
+	SynOptRetries  uint8         // if set, SYN retransmissions still offering WS, TS, SACK; later ones carry MSS alone (FreeBSD's rexmit_drop_options: 2)
 	TSOffset       uint32        // start of this connection's timestamp clock
 	IPv6           bool          // the connection runs over IPv6 (path MTU floor 1280, 40-byte IP header)
 	TSOMax         int           // largest payload of one segment when the link cuts segments itself (TSO, tso.go); 0: one MSS
@@ -70,19 +73,6 @@ type Config struct {
 	// net.inet.tcp.rexmit_slop (200 ms there, its allowance for timer
 	// and CPU variance). Default 0: RFC 6298 as written.
 	RTOSlop time.Duration
-	// ECNSynRetries is how many retransmissions of an ECN-setup SYN still
-	// carry ECE and CWR (RFC 3168 6.1.1.1 allows either). Default 0, as
-	// Linux: the first retransmission goes without them, in case a
-	// middlebox dropped the SYN for them. FreeBSD's
-	// net.inet.tcp.ecn.maxretries is 1.
-	ECNSynRetries int
-	// SynOptionRetries, if set, is how many retransmissions of an active
-	// open's SYN still offer window scaling, timestamps and SACK; later
-	// ones carry the MSS option alone (SHLD-5), and the connection goes
-	// without the three, for a path that drops SYNs with options it does
-	// not know. Default 0: every SYN offers them. FreeBSD's
-	// net.inet.tcp.rexmit_drop_options=1 is 2.
-	SynOptionRetries int
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).
