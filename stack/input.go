@@ -165,6 +165,10 @@ func (s *Stack) noConn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 	s.mu.RUnlock()
 	if l != nil {
 		if h.Flags&(wire.SYN|wire.ACK|wire.RST) == wire.SYN {
+			if h.Flags&wire.FIN != 0 && s.cfg.DropSynFin {
+				s.stats.SynFinDropped.Add(1)
+				return
+			}
 			l.syn(now, id, h, payload)
 			return
 		}
