@@ -223,13 +223,14 @@ type TCB struct {
 	unaSince    time.Duration // when SND.UNA last advanced, or the flight began (UserTimeout)
 
 	ackNow     bool          // an ACK must go out at the next flush
+	corked     bool          // hold partial segments until uncorked
+	persisting bool          // the peer's window holds our data back, since persistT0
+	sackOK     bool          // both sides permitted SACK
 	rcvUnacked int           // bytes received since the last ACK we sent
 	quickAcks  int           // in-order segments still to be acknowledged at once
 	tune       rcvTune       // receive buffer autotuning
-	corked     bool          // hold partial segments until uncorked
 	kaProbes   int           // keep-alive probes sent without an answer
-	persisting bool          // the peer's window holds our data back...
-	persistT0  time.Duration // ...since this instant
+	persistT0  time.Duration // when persisting began
 	ackedAt    time.Duration // when an acceptable ACK last arrived (zero-window give-up)
 
 	// Timers are deadlines; zero means disarmed. NextDeadline is their minimum.
@@ -242,7 +243,6 @@ type TCB struct {
 
 	ts       tsState
 	tw       *TimeWaitRecord // the TIME-WAIT record, from entering TIME-WAIT until handed over
-	sackOK   bool            // both sides permitted SACK
 	board    scoreboard      // what the peer SACKed (sender side)
 	rack     *rackState      // RACK-TLP loss detection (RFC 8985), with SACK
 	ecn      ecnState        // explicit congestion notification (RFC 3168)
