@@ -521,10 +521,21 @@ func (c *TCB) afterRead(now time.Duration) {
 	// round up), and the window field caps it: only an edge that can move
 	// right by the threshold counts. An update that repeats the old window
 	// would look like a duplicate ACK to the peer (RFC 5681 2).
-	if e := c.advertisableEdge(); e.GreaterThan(c.rcv.adv) && e.Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) {
-		c.ackNow = true
-		c.output(now)
+	e := c.advertisableEdge()
+	if !e.GreaterThan(c.rcv.adv) || e.Sub(c.rcv.adv) < seq.Size(c.swsThreshold()) {
+		return
 	}
+	// A window update of its own only when the peer is running short: what
+	// it may still send is at most half the buffer, and the update at least
+	// doubles it (as Linux's tcp_cleanup_rbuf). Otherwise the next ACK of
+	// data carries the new edge; a pure update after every read would
+	// double the ACKs of a bulk flow, each a system call on a TUN device.
+	left, open := int(c.rcv.adv.Sub(c.rcv.nxt)), int(e.Sub(c.rcv.nxt))
+	if 2*left > min(c.rb.size, 0xffff<<c.rcv.shift) || open < 2*left {
+		return
+	}
+	c.ackNow = true
+	c.output(now)
 }
 
 // Close is the CLOSE call (3.10.4): no more data will be sent.
