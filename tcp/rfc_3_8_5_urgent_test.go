@@ -92,7 +92,7 @@ func TestUrgentAnyLength(t *testing.T) {
 	if got := f.readN(8000); len(got) != 1500 {
 		t.Fatalf("read %d bytes, want the 1500 that arrived (all urgent)", len(got))
 	}
-	f.expect(Established) // the peer may still send 6500 of 8000: no update of its own
+	f.expect(Established)    // the peer may still send 6500 of 8000: no update of its own
 	f.urgentMark(1000, true) // 1000 urgent bytes announced, not arrived
 	f.step(0, "<SEQ=3301><ACK=101><CTL=ACK><LEN=1500>", Established, "<SEQ=101><ACK=4801><CTL=ACK>")
 	if got := f.readN(8000); len(got) != 1000 {
