@@ -37,21 +37,7 @@ func TestOffloadFlag(t *testing.T) {
 		{nil, link.Offloads{}, "offloads: none (the kernel has none for TUN devices))", false},
 		{[]string{"--offload=false"}, link.Offloads{}, "offloads: off (--offload=false))", true},
 	} {
-		var got tun.Config
-		withOpenTUN(t, func(cfg tun.Config) (link.Endpoint, error) {
-			got = cfg
-			a, _ := pipe.New(1500)
-			return offloadLink{a, c.o}, nil
-		})
-		o, err := parseServe(c.args, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := o.tun.open("synack serve", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Close()
+		got, o := serveOpens(t, c.args, c.o)
 		if got.Queues != 0 {
 			t.Errorf("%v: tun.Config.Queues %d, want 0 (one per GOMAXPROCS)", c.args, got.Queues)
 		}
@@ -70,26 +56,33 @@ func TestQueuesFlag(t *testing.T) {
 	oldIfs := interfaceAddrs
 	interfaceAddrs = func() (map[string][]netip.Prefix, error) { return nil, nil }
 	t.Cleanup(func() { interfaceAddrs = oldIfs })
-	var got tun.Config
-	withOpenTUN(t, func(cfg tun.Config) (link.Endpoint, error) {
-		got = cfg
-		a, _ := pipe.New(1500)
-		return a, nil
-	})
-	o, err := parseServe([]string{"--queues", "3"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := o.tun.open("synack serve", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	if got.Queues != 3 {
+	if got, _ := serveOpens(t, []string{"--queues", "3"}, link.Offloads{}); got.Queues != 3 {
 		t.Errorf("--queues 3: tun.Config.Queues %d", got.Queues)
 	}
 	badFlags(t, map[string][]string{
 		"invalid value -1 for --queues: want 0 (one per GOMAXPROCS) to 64": {"serve", "--queues", "-1"},
 		"invalid value 65 for --queues":                                    {"nc", "--queues", "65", "-l", "5000"},
 	})
+}
+
+// serveOpens parses synack serve's args and opens its TUN device on a
+// pipe that reports offloads o, returning the tun.Config it asked for.
+func serveOpens(t *testing.T, args []string, o link.Offloads) (tun.Config, serveOptions) {
+	t.Helper()
+	var got tun.Config
+	withOpenTUN(t, func(cfg tun.Config) (link.Endpoint, error) {
+		got = cfg
+		a, _ := pipe.New(1500)
+		return offloadLink{a, o}, nil
+	})
+	opts, err := parseServe(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := opts.tun.open("synack serve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	return got, opts
 }
