@@ -268,6 +268,15 @@ func runChild(exe string, c benchCase, st string, opts workerOpts) outcome {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	o := outcome{Wall: time.Since(start)}
+	if cmd.Process != nil {
+		gone, err := sweepNetns(cmd.Process.Pid)
+		if len(gone) > 0 {
+			fmt.Fprintf(os.Stderr, "bench: deleted namespaces %v left by the %s worker\n", gone, st)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: namespaces left by the %s worker: %v\n", st, err)
+		}
+	}
 
 	var reply workerReply
 	jerr := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &reply)

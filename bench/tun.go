@@ -19,14 +19,18 @@ import (
 //
 //	tun-tx         synack dials and sends (the client side of a workload), the kernel listens
 //	tun-rx         the kernel dials and sends, synack listens
+//	               (both as tun.Open defaults them: offloads, a queue per GOMAXPROCS)
 //	tun-tx-nooff,  the same with the device's virtio-net offloads forced off
 //	tun-rx-nooff   (tun.Config.NoOffload): one packet per system call, software checksums
-//	tun-tx-mq,     with offloads and two queues (tun.Config.Queues)
-//	tun-rx-mq
+//	tun-tx-1q,     with offloads and a single queue (tun.Config.Queues 1)
+//	tun-rx-1q
 //
-// They are not in stackOrder, so not in the default -stacks; ask for them:
+// The kernel against itself over a veth pair between two namespaces is
+// the reference column for them: veth (the veth's offloads) and veth-nooff
+// (offloads off), in veth.go. None of these is in stackOrder, so not in
+// the default -stacks; ask for them, side by side in one run:
 //
-//	go run . -stacks tun-tx,tun-rx,tun-tx-nooff,tun-rx-nooff -only bulk,pingpong
+//	go run . -stacks tun-tx,tun-rx,tun-tx-nooff,tun-rx-nooff,veth,veth-nooff -only bulk,pingpong
 //
 // The device's MTU is the case's (1500, or 65535 for bulk65535).
 func init() {
@@ -37,12 +41,12 @@ func init() {
 		queues    int
 		title     string
 	}{
-		{"tun-tx", true, true, 1, "synack → kernel over TUN (offloads)"},
-		{"tun-rx", false, true, 1, "kernel → synack over TUN (offloads)"},
-		{"tun-tx-nooff", true, false, 1, "synack → kernel over TUN (no offloads)"},
-		{"tun-rx-nooff", false, false, 1, "kernel → synack over TUN (no offloads)"},
-		{"tun-tx-mq", true, true, 2, "synack → kernel over TUN (offloads, 2 queues)"},
-		{"tun-rx-mq", false, true, 2, "kernel → synack over TUN (offloads, 2 queues)"},
+		{"tun-tx", true, true, 0, "synack → kernel over TUN (offloads)"},
+		{"tun-rx", false, true, 0, "kernel → synack over TUN (offloads)"},
+		{"tun-tx-nooff", true, false, 0, "synack → kernel over TUN (no offloads)"},
+		{"tun-rx-nooff", false, false, 0, "kernel → synack over TUN (no offloads)"},
+		{"tun-tx-1q", true, true, 1, "synack → kernel over TUN (offloads, 1 queue)"},
+		{"tun-rx-1q", false, true, 1, "kernel → synack over TUN (offloads, 1 queue)"},
 	} {
 		factories[v.name] = func(mtu int) (Pair, error) { return newTunPair(mtu, v.synackCli, v.offload, v.queues) }
 		stackTitle[v.name] = v.title

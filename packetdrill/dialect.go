@@ -44,7 +44,9 @@ func baseConfig(dialect string) *config {
 		// growing to kern.ipc.maxsockbuf (2 MiB).
 		c.stack.TCP.RecvBuf, c.stack.TCP.RecvBufMax = 65536, 2097152
 		c.stack.TCP.SendBuf, c.stack.TCP.SendBufMax = 32768, 2097152
-		c.stack.TCP.MinRTO = 30 * time.Millisecond // net.inet.tcp.rexmit_min
+		c.stack.TCP.MinRTO = 30 * time.Millisecond   // net.inet.tcp.rexmit_min
+		c.stack.TCP.RTOSlop = 200 * time.Millisecond // net.inet.tcp.rexmit_slop
+		c.stack.TCP.ECNSynRetries = 1                // net.inet.tcp.ecn.maxretries
 	}
 	return c
 }
@@ -160,11 +162,28 @@ func (c *config) sysctl(k, v string) {
 	case "net.inet.tcp.keepinit":
 		if num && n > 0 {
 			t.R2Syn = time.Duration(n) * time.Millisecond
+			t.SynTimeout = t.R2Syn
 		}
 	case "net.inet.tcp.rexmit_initial":
 		if num && n > 0 {
 			t.InitialRTO = time.Duration(n) * time.Millisecond
 		}
+	case "net.inet.tcp.rexmit_slop":
+		if num && n >= 0 {
+			t.RTOSlop = time.Duration(n) * time.Millisecond
+		}
+	case "net.inet.tcp.ecn.maxretries":
+		if num && n >= 0 {
+			t.ECNSynRetries = uint8(min(n, 255))
+		}
+	case "net.inet.tcp.rexmit_drop_options":
+		// FreeBSD drops the options from the third SYN retransmission.
+		t.SynOptRetries = 0
+		if num && n != 0 {
+			t.SynOptRetries = 2
+		}
+	case "net.inet.tcp.drop_synfin":
+		c.stack.DropSynFin = num && n != 0
 	case "net.inet.tcp.rexmit_min":
 		if num && n > 0 {
 			t.MinRTO = time.Duration(n) * time.Millisecond
@@ -181,9 +200,9 @@ func (c *config) sysctl(k, v string) {
 		if num && n > 0 {
 			t.RecvBufMax, t.SendBufMax = int(n), int(n)
 		}
-	case "net.inet.tcp.blackhole", "net.inet.tcp.hostcache.purgenow", "net.inet.tcp.rexmit_slop":
+	case "net.inet.tcp.blackhole", "net.inet.tcp.hostcache.purgenow":
 		// blackhole=0 is synack's behaviour (a RST for a closed port);
-		// there is no host cache; the slop is inside the minimum RTO.
+		// there is no host cache.
 	case "net.inet.tcp.insecure_rst", "net.inet.tcp.insecure_syn":
 		if num && n != 0 {
 			c.note("%s=%d: synack always implements RFC 5961", k, n)

@@ -28,7 +28,7 @@ func (s *Stack) DeliverPackets(pkts [][]byte, info []link.PacketInfo) {
 			continue
 		}
 		var h wire.TCP
-		ip, payload, ok := s.parse(p, &h, link.InfoAt(info, i).Csum)
+		ip, payload, ok := s.parse(&r, p, &h, link.InfoAt(info, i).Csum)
 		if !ok {
 			continue
 		}
@@ -65,6 +65,11 @@ type rx struct {
 	// connection (its timestamps would fail the peer's PAWS test).
 	now timeT
 	gro groSeg // the segment held for joining (gro.go)
+	// The addresses of the last TCP packet that passed parse's address
+	// checks, and their pseudo-header sum for a length of 0: the packets
+	// of a burst come from one peer, and skip the checks and the sum.
+	src, dst netip.Addr
+	pseudo   uint32
 }
 
 // deliver feeds one segment to its connection.
@@ -107,21 +112,30 @@ func contains(cs []*Conn, c *Conn) bool {
 
 // parse validates one packet down to its TCP header, counting what it drops.
 // A checksum the link vouches for (csum, offload.go) is not verified.
-func (s *Stack) parse(p []byte, h *wire.TCP, csum link.Csum) (wire.IPHeader, []byte, bool) {
+func (s *Stack) parse(r *rx, p []byte, h *wire.TCP, csum link.Csum) (wire.IPHeader, []byte, bool) {
 	ip, seg, err := wire.ParseIP(p)
 	if err != nil {
 		s.stats.MalformedIP.Add(1)
 		return ip, nil, false
 	}
-	if ip.Protocol == wire.ProtoTCP && s.martianPacket(&ip) {
-		return ip, nil, false // martian.go: MUST-57, MUST-63
-	}
-	if ip.Protocol != wire.ProtoTCP || !s.isLocal(ip.Dst) {
+	if ip.Protocol != wire.ProtoTCP {
 		s.stats.NotForUs.Add(1)
 		return ip, nil, false
 	}
-	if csum == link.CsumNone && !wire.VerifyTCPChecksum(ip.Src, ip.Dst, seg) {
-		s.stats.BadChecksum.Add(1) // MUST-3
+	if ip.Src != r.src || ip.Dst != r.dst {
+		if s.martianPacket(&ip) {
+			return ip, nil, false // martian.go: MUST-57, MUST-63
+		}
+		if !s.isLocal(ip.Dst) {
+			s.stats.NotForUs.Add(1)
+			return ip, nil, false
+		}
+		r.src, r.dst = ip.Src, ip.Dst
+		r.pseudo = wire.PseudoHeaderSum(ip.Src, ip.Dst, wire.ProtoTCP, 0)
+	}
+	// MUST-3: the pseudo-header sum is the addresses' plus the length.
+	if csum == link.CsumNone && (len(seg) < wire.TCPMinHeaderLen || wire.Fold(wire.Checksum(seg, r.pseudo+uint32(len(seg)>>16)+uint32(len(seg)&0xffff))) != 0) {
+		s.stats.BadChecksum.Add(1)
 		return ip, nil, false
 	}
 	payload, err := h.Parse(seg)
@@ -151,6 +165,10 @@ func (s *Stack) noConn(now timeT, id tuple, h *wire.TCP, payload []byte) {
 	s.mu.RUnlock()
 	if l != nil {
 		if h.Flags&(wire.SYN|wire.ACK|wire.RST) == wire.SYN {
+			if h.Flags&wire.FIN != 0 && s.cfg.DropSynFin {
+				s.stats.SynFinDropped.Add(1)
+				return
+			}
 			l.syn(now, id, h, payload)
 			return
 		}

@@ -84,3 +84,40 @@ func TestOpenToMartianRefused(t *testing.T) {
 		t.Fatalf("%d packets sent", len(r.out))
 	}
 }
+
+// One DeliverPackets call remembers the addresses of the last packet that
+// passed the address checks (input.go, rx.src/dst) and skips the checks
+// for the next packets between them: a martian or a bad checksum in the
+// same batch, after good packets and before more of them, is still
+// dropped and counted, and the good ones on either side still get their
+// answers.
+func TestBatchAddressMemo(t *testing.T) {
+	r := &recLink{}
+	s, err := New(r, Config{Addrs: []netip.Addr{addrB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.ListenTCP("tcp", ":80"); err != nil {
+		t.Fatal(err)
+	}
+	syn := func(port uint16) wire.TCP {
+		return wire.TCP{Seq: uint32(port), Flags: wire.SYN, Window: 1000}
+	}
+	from := func(a string) netip.AddrPort { return netip.MustParseAddrPort(a) }
+	dst := netip.AddrPortFrom(addrB, 80)
+	bad := rawSeg(from("10.0.0.1:5002"), dst, syn(5002), nil)
+	bad[len(bad)-1] ^= 0xff // the TCP checksum no longer verifies
+	s.DeliverPackets([][]byte{
+		rawSeg(from("10.0.0.1:5001"), dst, syn(5001), nil),
+		bad,
+		rawSeg(from("10.0.0.2:5003"), dst, syn(5003), nil), // from our own address
+		rawSeg(from("10.0.0.1:5004"), dst, syn(5004), nil),
+		rawSeg(from("10.0.0.1:5005"), netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), 80), syn(5005), nil), // not ours
+	}, nil)
+	st := s.Stats()
+	if len(r.out) != 2 || st.BadChecksum.Load() != 1 || st.Martian.Load() != 1 || st.NotForUs.Load() != 1 {
+		t.Fatalf("%d replies, BadChecksum %d, Martian %d, NotForUs %d; want 2 SYN,ACKs and one of each",
+			len(r.out), st.BadChecksum.Load(), st.Martian.Load(), st.NotForUs.Load())
+	}
+}

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/synack-tcp/synack/link"
@@ -24,7 +25,52 @@ type batch struct {
 	info   []link.PacketInfo
 	gather bool
 	pieces [][3][]byte
+	memo   hdrMemo
 }
+
+// hdrMemo is the IP header of the batch's last packet as a template, so
+// the packets of one connection's burst (same addresses, DS field, TTL
+// and DF) copy it and patch its length instead of building it field by
+// field, and take the pseudo-header sum from it instead of summing the
+// addresses again.
+type hdrMemo struct {
+	ok       bool
+	id       tuple
+	tos, ttl uint8
+	df       bool
+	n        int                      // header length: 20 or 40
+	ip       [wire.IPv6HeaderLen]byte // built for a payload of 0 bytes
+	ipSum    uint32                   // IPv4: Checksum of ip with its checksum field zero
+	pseudo   uint32                   // PseudoHeaderSum for a length of 0
+}
+
+// ipHeader appends the IP header of a TCP packet for id carrying n bytes,
+// as info describes it: appendIP's bytes, from the template.
+func (b *batch) ipHeader(id tuple, info link.PacketInfo, n int) {
+	m := &b.memo
+	if !m.ok || m.id != id || m.tos != info.TOS() || m.ttl != info.TTL || m.df != info.DF {
+		t := appendIP(m.ip[:0], id, wire.ProtoTCP, info, 0)
+		m.ok, m.id, m.tos, m.ttl, m.df, m.n = true, id, info.TOS(), info.TTL, info.DF, len(t)
+		if m.n == wire.IPv4MinHeaderLen {
+			m.ip[10], m.ip[11] = 0, 0
+			m.ipSum = wire.Checksum(m.ip[:m.n], 0)
+		}
+		m.pseudo = wire.PseudoHeaderSum(id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, 0)
+	}
+	start := len(b.buf)
+	b.buf = append(b.buf, m.ip[:m.n]...)
+	h := b.buf[start:]
+	if m.n == wire.IPv4MinHeaderLen {
+		binary.BigEndian.PutUint16(h[2:4], uint16(wire.IPv4MinHeaderLen+n))
+		binary.BigEndian.PutUint16(h[10:12], wire.Fold(m.ipSum+uint32(n))) // RFC 1624: the length word grew by n
+		return
+	}
+	binary.BigEndian.PutUint16(h[4:6], uint16(n))
+}
+
+// pseudoSum is PseudoHeaderSum for the memo's addresses and a TCP length
+// of n (RFC 9293 3.1): the length adds to the sum for a length of 0.
+func (m *hdrMemo) pseudoSum(n int) uint32 { return m.pseudo + uint32(n>>16) + uint32(n&0xffff) }
 
 const batchPackets = 64
 
@@ -58,7 +104,7 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, info link.PacketInfo) 
 	}
 	start := len(b.buf)
 	h.SrcPort, h.DstPort = id.local.Port(), id.remote.Port()
-	b.buf = appendIP(b.buf, id, wire.ProtoTCP, info, hl+n)
+	b.ipHeader(id, info, hl+n)
 	b.info = append(b.info, info)
 	t := len(b.buf)
 	b.buf = h.Append(b.buf)
@@ -72,7 +118,7 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, info link.PacketInfo) 
 		}
 		hdr[16], hdr[17] = 0, 0
 		// MUST-2: the checksum chained over the pieces (RFC 1071).
-		sum := wire.Checksum(hdr, wire.PseudoHeaderSum(id.local.Addr(), id.remote.Addr(), wire.ProtoTCP, hl+n))
+		sum := wire.Checksum(hdr, b.memo.pseudoSum(hl+n))
 		sum = wire.Checksum(p1, sum)
 		if len(p1)%2 == 1 {
 			sum = wire.ChecksumOdd(p2, sum)
@@ -90,7 +136,9 @@ func (b *batch) add(id tuple, h *wire.TCP, p1, p2 []byte, info link.PacketInfo) 
 	if info.Csum == link.CsumPartial {
 		partialChecksum(id, b.buf[t:], hl+n)
 	} else {
-		wire.SetTCPChecksum(id.local.Addr(), id.remote.Addr(), b.buf[t:]) // MUST-2
+		seg := b.buf[t:] // MUST-2
+		seg[16], seg[17] = 0, 0
+		binary.BigEndian.PutUint16(seg[16:18], wire.Fold(wire.Checksum(seg, b.memo.pseudoSum(len(seg)))))
 	}
 	b.pkts = append(b.pkts, b.buf[start:])
 	return true

@@ -26,7 +26,8 @@ type ConnOptions struct {
 	// TCP_NOOPT); the MSS option is still sent (MUST-14).
 	NoOptions bool
 	// SynTimeout bounds how long the SYN is retransmitted before the
-	// OPEN fails (R2 for a SYN, MUST-23; FreeBSD's TCP_KEEPINIT).
+	// OPEN fails (R2 for a SYN, MUST-23; FreeBSD's TCP_KEEPINIT): it fails
+	// that long after the first SYN (tcp.Config.SynTimeout).
 	SynTimeout time.Duration
 }
 
@@ -44,7 +45,7 @@ func (o *ConnOptions) apply(cfg *tcp.Config) {
 		cfg.SendBuf, cfg.SendBufMax = o.SendBuf, o.SendBuf
 	}
 	if o.SynTimeout > 0 {
-		cfg.R2Syn = o.SynTimeout
+		cfg.R2Syn, cfg.SynTimeout = o.SynTimeout, o.SynTimeout
 	}
 	if o.NoOptions {
 		cfg.WindowScale, cfg.Timestamps, cfg.SACK = false, false, false

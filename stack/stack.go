@@ -63,6 +63,13 @@ type Config struct {
 	// does grant it to peers that ask; synack, off, does neither).
 	// Config.TCP.ECN turns it on as well.
 	ECN bool
+	// DropSynFin makes listeners drop a SYN that also carries FIN,
+	// unanswered and counted in Stats.SynFinDropped, instead of opening a
+	// connection for it (RFC 9293 3.10.7.2 takes the SYN and leaves the
+	// FIN for later). No legitimate peer sends one; scanners do, to tell
+	// stacks apart. Off by default, as FreeBSD's net.inet.tcp.drop_synfin;
+	// Linux always drops them.
+	DropSynFin bool
 	// MaxTimeWait caps the connections held in TIME-WAIT (default
 	// DefaultMaxTimeWait, as Linux's tcp_max_tw_buckets); past it the
 	// oldest end early, counted in Stats.TimeWaitOverflow.
@@ -112,6 +119,7 @@ type Stats struct {
 	Martian        atomic.Uint64 // source or destination broadcast/multicast (MUST-57, MUST-63)
 	ResetsSent     atomic.Uint64 // replies for segments to no connection (3.10.7.1)
 	ListenOverflow atomic.Uint64 // SYNs (and cookie ACKs) dropped with the accept queue full
+	SynFinDropped  atomic.Uint64 // SYNs with FIN listeners dropped (Config.DropSynFin)
 	// SYN cookies (RFC 4987 3.6): SYN,ACKs sent with a cookie for a full
 	// SYN queue; returning ACKs whose cookie made a connection; ACKs to a
 	// listener with cookies out whose cookie did not check.

@@ -436,8 +436,7 @@ func (c *TCB) ackNew(now time.Duration, ack seq.Value) {
 	if c.snd.una == c.snd.iss && c.retrans > 0 && c.cfg.InitialRTO < 3*time.Second {
 		// RFC 6298 5.7: our SYN (or SYN,ACK) timed out, and Karn left no
 		// sample: data transmission begins with an RTO of 3 s.
-		c.rtt.rto = 3 * time.Second
-		c.rtt.clamp()
+		c.rtt.set(3 * time.Second)
 	}
 	c.snd.una = ack
 	if c.snd.nxt.LessThan(ack) {

@@ -40,12 +40,14 @@ func (c *TCB) SegmentECT() bool { return c.ecn.ect }
 
 // ecnSyn sets the ECN bits of our SYN or SYN,ACK: an ECN-setup SYN carries
 // ECE and CWR, an ECN-setup SYN,ACK ECE alone (6.1.1). A SYN sent again
-// after a timeout goes without them, in case a middlebox dropped the
-// first for its ECN bits (6.1.1.1); having sent it, we do not use ECN.
+// after a timeout goes without them once Config.ECNSynRetries
+// retransmissions have (at once by default), in case a middlebox drops
+// SYNs for their ECN bits (6.1.1.1); having sent it, we do not use ECN.
 func (c *TCB) ecnSyn(h *wire.TCP) {
 	switch c.state {
 	case SynSent:
-		c.ecn.offered = c.cfg.ECN && c.snd.max == c.snd.iss
+		first := c.snd.max == c.snd.iss
+		c.ecn.offered = c.cfg.ECN && (first || c.retrans > 0 && c.retrans <= int(c.cfg.ECNSynRetries))
 		if c.ecn.offered {
 			h.Flags |= wire.ECE | wire.CWR
 		}

@@ -97,6 +97,34 @@ func TestECNSynRetransmissionFallsBack(t *testing.T) {
 	}
 }
 
+// RFC 3168 6.1.1.1 lets a SYN sent again after a timeout stay an
+// ECN-setup SYN: Config.ECNSynRetries of them keep ECE and CWR (FreeBSD's
+// net.inet.tcp.ecn.maxretries), and a SYN,ACK granting ECN after one of
+// them negotiates it. The retransmission past them goes without, and
+// then ECN stays off.
+func TestECNSynRetriesKeepECNSetup(t *testing.T) {
+	cfg := ecnConfig()
+	cfg.ECNSynRetries = 1
+	f := newFixture(t, cfg)
+	f.c.OpenActive(0, 100)
+	f.expect(SynSent, "<SEQ=100><CTL=SYN,ECE,CWR>")
+	f.step(time.Second, "", SynSent, "<SEQ=100><CTL=SYN,ECE,CWR>")
+	f.step(time.Second+time.Millisecond, "<SEQ=300><ACK=101><CTL=SYN,ACK,ECE>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	if !f.c.Status().ECN {
+		t.Fatal("ECN not negotiated after an ECN-setup SYN retransmission")
+	}
+
+	f = newFixture(t, cfg)
+	f.c.OpenActive(0, 100)
+	f.expect(SynSent, "<SEQ=100><CTL=SYN,ECE,CWR>")
+	f.step(time.Second, "", SynSent, "<SEQ=100><CTL=SYN,ECE,CWR>")
+	f.step(3*time.Second, "", SynSent, "<SEQ=100><CTL=SYN>")
+	f.step(3*time.Second+time.Millisecond, "<SEQ=300><ACK=101><CTL=SYN,ACK,ECE>", Established, "<SEQ=101><ACK=301><CTL=ACK>")
+	if f.c.Status().ECN {
+		t.Fatal("ECN used after a non-ECN-setup SYN")
+	}
+}
+
 func TestECNNegotiationPassive(t *testing.T) {
 	for _, tc := range []struct {
 		cfg    bool

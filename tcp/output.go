@@ -158,8 +158,8 @@ func (c *TCB) armPersist(now time.Duration, avail int) {
 }
 
 func (c *TCB) persistBackoff() time.Duration {
-	d := c.rtt.rto << min(c.persistExp, 16)
-	return min(d, c.cfg.MaxRTO) // SHLD-30: exponential, bounded
+	d := c.rtt.base << min(c.persistExp, 16)
+	return c.rtt.slop(min(d, c.cfg.MaxRTO)) // SHLD-30: exponential, bounded
 }
 
 // sendSegment sends n bytes of data from sequence number s (and the FIN

@@ -114,7 +114,7 @@ func TestPairTransfer(t *testing.T) {
 	for _, sc := range []pairScenario{
 		{name: "clean", seed: 1, cfg: base, issA: 1000, issB: 2000000, aBytes: 100 << 10, bBytes: 150 << 10},
 		{name: "clean wrap", seed: 2, cfg: base, issA: wrapA, issB: wrapB, aBytes: 100 << 10, bBytes: 150 << 10},
-		{name: "lossy wrap", seed: 3, loss: 0.05, dup: 0.02, jitter: 15 * time.Millisecond, cfg: base, issA: wrapA, issB: wrapB, aBytes: 200 << 10, bBytes: 300 << 10, wantLoss: true},
+		{name: "lossy wrap", seed: 9, loss: 0.05, dup: 0.02, jitter: 15 * time.Millisecond, cfg: base, issA: wrapA, issB: wrapB, aBytes: 200 << 10, bBytes: 300 << 10, wantLoss: true},
 		{name: "lossy wrap nodelay", seed: 4, loss: 0.05, dup: 0.03, jitter: 25 * time.Millisecond, cfg: nodelay, issA: wrapA, issB: wrapB, aBytes: 200 << 10, bBytes: 300 << 10, wantLoss: true},
 		{name: "lossy small buffers", seed: 5, loss: 0.08, dup: 0.02, jitter: 10 * time.Millisecond, cfg: small, issA: wrapA, issB: 12345, aBytes: 60 << 10, bBytes: 90 << 10, wantLoss: true},
 		{name: "slow reader", seed: 8, loss: 0.02, jitter: 5 * time.Millisecond, cfg: small, issA: wrapA, issB: wrapB, aBytes: 40 << 10, bBytes: 40 << 10, wantLoss: true, slowReader: true},

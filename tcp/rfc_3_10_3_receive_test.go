@@ -143,6 +143,36 @@ func TestReceiveSWSWindowUpdate(t *testing.T) {
 	f.step(0, "<SEQ=9999><ACK=301><CTL=ACK>", Established, "<SEQ=301><ACK=8701><CTL=ACK><WND=400>")
 }
 
+// A read sends a window update of its own only when the peer is running
+// short of window: what it may still send is at most half the buffer and
+// the update at least doubles it (afterRead, as Linux's tcp_cleanup_rbuf).
+// Otherwise the new edge rides on the next ACK of data: in a bulk flow an
+// update per read would double the ACKs. MUST-39's threshold still holds
+// below this rule.
+func TestReceiveWindowUpdateOnlyWhenShort(t *testing.T) {
+	f := passiveEstablished(t, testConfig()) // 8000-byte buffer, RCV.NXT=101
+	f.step(0, "<SEQ=101><ACK=301><CTL=ACK><LEN=1000>", Established, "<SEQ=301><ACK=1101><CTL=ACK><WND=7000>")
+	f.step(0, "<SEQ=1101><ACK=301><CTL=ACK><LEN=1000>", Established, "<SEQ=301><ACK=2101><CTL=ACK><WND=6000>")
+	if n, _ := f.receiveN(2000); n != 2000 {
+		t.Fatal(n)
+	}
+	f.expect(Established) // 6000 of 8000 still open: more than half, no update
+	f.step(0, "<SEQ=2101><ACK=301><CTL=ACK><LEN=1000>", Established, "<SEQ=301><ACK=3101><CTL=ACK><WND=7000>")
+	for i := 0; i < 4; i++ { // fill to 3000 left: under half
+		s := 3101 + 1000*i
+		f.step(0, "<SEQ="+itoa(uint32(s))+"><ACK=301><CTL=ACK><LEN=1000>", Established,
+			"<SEQ=301><ACK="+itoa(uint32(s+1000))+"><CTL=ACK><WND="+itoa(uint32(6000-1000*i))+">")
+	}
+	if n, _ := f.receiveN(1000); n != 1000 {
+		t.Fatal(n)
+	}
+	f.expect(Established) // 3000 left, 4000 after the read: under double, no update
+	if n, _ := f.receiveN(2000); n != 2000 {
+		t.Fatal(n)
+	}
+	f.expect(Established, "<SEQ=301><ACK=7101><CTL=ACK><WND=6000>") // 3000 left, 6000 open: doubled
+}
+
 // MUST-39 with window scaling (RFC 7323): the advertised edge is rounded
 // up to the scale, so it may lie a few bytes past the buffer's edge. A
 // small read must still not send a (duplicate) window update.

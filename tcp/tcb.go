@@ -54,7 +54,8 @@ type Config struct {
 	MaxRTO         time.Duration // RFC 6298 2.5
 	R1             int           // retransmissions before reporting trouble (SHLD-10)
 	R2             time.Duration // give up on data after this long retransmitting (SHLD-11, MUST-20)
-	R2Syn          time.Duration // give up on a SYN after this long (MUST-23)
+	R2Syn          time.Duration // give up on a SYN after this long (MUST-23), checked at its retransmission timeouts
+	SynTimeout     time.Duration // if set, an active open still handshaking this long after its SYN fails then (FreeBSD's TCP_KEEPINIT)
 	UserTimeout    time.Duration // if set, replaces R2 (MUST-21)
 	AckDelay       time.Duration // delayed ACK (SHLD-18; MUST-40: < 500ms); negative disables
 	NoDelay        bool          // disable Nagle (MUST-17)
@@ -62,9 +63,16 @@ type Config struct {
 	Timestamps     bool          // offer RFC 7323 timestamps (RTTM, PAWS)
 	SACK           bool          // offer RFC 2018 selective acknowledgments
 	ECN            bool          // offer and accept RFC 3168 explicit congestion notification
+	ECNSynRetries  uint8         // SYN retransmissions still ECN-setup SYNs (RFC 3168 6.1.1.1): default 0, as Linux; FreeBSD's ecn.maxretries 1
+	SynOptRetries  uint8         // if set, SYN retransmissions still offering WS, TS, SACK; later ones carry MSS alone (FreeBSD's rexmit_drop_options: 2)
 	TSOffset       uint32        // start of this connection's timestamp clock
 	IPv6           bool          // the connection runs over IPv6 (path MTU floor 1280, 40-byte IP header)
 	TSOMax         int           // largest payload of one segment when the link cuts segments itself (TSO, tso.go); 0: one MSS
+	// RTOSlop is added to every RTO computed from an RTT sample or backed
+	// off, once (not doubled with it), and not to InitialRTO: FreeBSD's
+	// net.inet.tcp.rexmit_slop (200 ms there, its allowance for timer
+	// and CPU variance). Default 0: RFC 6298 as written.
+	RTOSlop time.Duration
 	// CongestionControl names the controller: "cubic" (default) or "newreno".
 	CongestionControl string
 	// KeepAlive turns keep-alive probes on (MUST-24; off by default, MUST-25).
@@ -126,6 +134,7 @@ func (c *Config) setDefaults() {
 	defd(&c.InitialRTO, time.Second)
 	defd(&c.MinRTO, time.Second)
 	defd(&c.MaxRTO, 60*time.Second)
+	c.RTOSlop = max(c.RTOSlop, 0)
 	// SHLD-11 asks for at least 100 s. With the RTO backed off to a
 	// minute, 100 s is two or three attempts, and a path that recovers
 	// from an outage but then loses two ACKs in a row is given up (3 of
@@ -214,13 +223,14 @@ type TCB struct {
 	unaSince    time.Duration // when SND.UNA last advanced, or the flight began (UserTimeout)
 
 	ackNow     bool          // an ACK must go out at the next flush
+	corked     bool          // hold partial segments until uncorked
+	persisting bool          // the peer's window holds our data back, since persistT0
+	sackOK     bool          // both sides permitted SACK
 	rcvUnacked int           // bytes received since the last ACK we sent
 	quickAcks  int           // in-order segments still to be acknowledged at once
 	tune       rcvTune       // receive buffer autotuning
-	corked     bool          // hold partial segments until uncorked
 	kaProbes   int           // keep-alive probes sent without an answer
-	persisting bool          // the peer's window holds our data back...
-	persistT0  time.Duration // ...since this instant
+	persistT0  time.Duration // when persisting began
 	ackedAt    time.Duration // when an acceptable ACK last arrived (zero-window give-up)
 
 	// Timers are deadlines; zero means disarmed. NextDeadline is their minimum.
@@ -233,7 +243,6 @@ type TCB struct {
 
 	ts       tsState
 	tw       *TimeWaitRecord // the TIME-WAIT record, from entering TIME-WAIT until handed over
-	sackOK   bool            // both sides permitted SACK
 	board    scoreboard      // what the peer SACKed (sender side)
 	rack     *rackState      // RACK-TLP loss detection (RFC 8985), with SACK
 	ecn      ecnState        // explicit congestion notification (RFC 3168)
@@ -512,10 +521,21 @@ func (c *TCB) afterRead(now time.Duration) {
 	// round up), and the window field caps it: only an edge that can move
 	// right by the threshold counts. An update that repeats the old window
 	// would look like a duplicate ACK to the peer (RFC 5681 2).
-	if e := c.advertisableEdge(); e.GreaterThan(c.rcv.adv) && e.Sub(c.rcv.adv) >= seq.Size(c.swsThreshold()) {
-		c.ackNow = true
-		c.output(now)
+	e := c.advertisableEdge()
+	if !e.GreaterThan(c.rcv.adv) || e.Sub(c.rcv.adv) < seq.Size(c.swsThreshold()) {
+		return
 	}
+	// A window update of its own only when the peer is running short: what
+	// it may still send is at most half the buffer, and the update at least
+	// doubles it (as Linux's tcp_cleanup_rbuf). Otherwise the next ACK of
+	// data carries the new edge; a pure update after every read would
+	// double the ACKs of a bulk flow, each a system call on a TUN device.
+	left, open := int(c.rcv.adv.Sub(c.rcv.nxt)), int(e.Sub(c.rcv.nxt))
+	if 2*left > min(c.rb.size, 0xffff<<c.rcv.shift) || open < 2*left {
+		return
+	}
+	c.ackNow = true
+	c.output(now)
 }
 
 // Close is the CLOSE call (3.10.4): no more data will be sent.

@@ -17,7 +17,21 @@ func (c *TCB) NextDeadline() (at time.Duration, ok bool) {
 	if d, armed := c.userTimeoutAt(); armed && (!ok || d < at) {
 		at, ok = d, true
 	}
+	if d, armed := c.synTimeoutAt(); armed && (!ok || d < at) {
+		at, ok = d, true
+	}
 	return at, ok
+}
+
+// synTimeoutAt is when Config.SynTimeout ends an active open that has not
+// reached ESTABLISHED: a deadline of its own, as FreeBSD's connection
+// establishment timer (TCP_KEEPINIT), where R2Syn is checked at the
+// retransmission timeouts.
+func (c *TCB) synTimeoutAt() (time.Duration, bool) {
+	if c.cfg.SynTimeout <= 0 || c.passive || c.state != SynSent && c.state != SynReceived {
+		return 0, false
+	}
+	return c.synSent + c.cfg.SynTimeout, true
 }
 
 // userTimeoutAt is when the user timeout (MUST-21) ends the connection:
@@ -76,6 +90,10 @@ func (c *TCB) Tick(now time.Duration) {
 		default:
 			c.fail(ErrTimeout, CauseUserTimeout)
 		}
+		return
+	}
+	if at, ok := c.synTimeoutAt(); ok && now >= at {
+		c.fail(ErrTimeout, CauseRetransmit)
 		return
 	}
 	c.rackTick(now) // RFC 8985: the probe timeout and the reordering timer
@@ -221,6 +239,13 @@ func (c *TCB) onRTO(now time.Duration) {
 		return
 	}
 	c.retrans++
+	if c.state == SynSent && c.cfg.SynOptRetries > 0 && c.retrans > int(c.cfg.SynOptRetries) {
+		// Config.SynOptRetries: for a path that drops SYNs with options it
+		// does not know, the SYN goes on with the MSS option alone
+		// (SHLD-5), and with the TCB's configuration cleared, a SYN,ACK
+		// offering the three anyway negotiates none of them.
+		c.cfg.WindowScale, c.cfg.Timestamps, c.cfg.SACK = false, false, false
+	}
 	c.plpOnRTO(now) // RFC 4821 7.7: black-hole detection
 	c.lastRTOTS, c.rtoSeen = c.tsNow(now), true
 	c.rtt.backoff()

@@ -52,6 +52,9 @@ func TestOffloadFlag(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.Close()
+		if got.Queues != 0 {
+			t.Errorf("%v: tun.Config.Queues %d, want 0 (one per GOMAXPROCS)", c.args, got.Queues)
+		}
 		if got.NoOffload != c.no {
 			t.Errorf("%v: tun.Config.NoOffload %v, want %v", c.args, got.NoOffload, c.no)
 		}
@@ -59,4 +62,34 @@ func TestOffloadFlag(t *testing.T) {
 			t.Errorf("%v: %q, want it to end %q", c.args, d, c.want)
 		}
 	}
+}
+
+// TestQueuesFlag: --queues N reaches tun.Config.Queues; out of range is a
+// one-line error.
+func TestQueuesFlag(t *testing.T) {
+	oldIfs := interfaceAddrs
+	interfaceAddrs = func() (map[string][]netip.Prefix, error) { return nil, nil }
+	t.Cleanup(func() { interfaceAddrs = oldIfs })
+	var got tun.Config
+	withOpenTUN(t, func(cfg tun.Config) (link.Endpoint, error) {
+		got = cfg
+		a, _ := pipe.New(1500)
+		return a, nil
+	})
+	o, err := parseServe([]string{"--queues", "3"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := o.tun.open("synack serve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if got.Queues != 3 {
+		t.Errorf("--queues 3: tun.Config.Queues %d", got.Queues)
+	}
+	badFlags(t, map[string][]string{
+		"invalid value -1 for --queues: want 0 (one per GOMAXPROCS) to 64": {"serve", "--queues", "-1"},
+		"invalid value 65 for --queues":                                    {"nc", "--queues", "65", "-l", "5000"},
+	})
 }

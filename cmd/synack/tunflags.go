@@ -44,6 +44,7 @@ type tunOptions struct {
 	rcvbuf   int // --rcvbuf: every connection's receive buffer (0: autotuned)
 	sndbuf   int // --sndbuf
 	offload  bool
+	queues   int          // --queues: the device's queues (0: one per GOMAXPROCS)
 	offloads string       // what the device granted, once open
 	addr     netip.Addr   // parsed --addr
 	hostAddr netip.Prefix // parsed --host-addr
@@ -68,6 +69,7 @@ func (o *tunOptions) register(fs *flag.FlagSet) {
 	simharness.SizeVar(fs, &o.sndbuf, "sndbuf", "every connection's send buffer `SIZE` (like 64KiB; no autotuning; default: autotuned up to 4MiB)")
 	fs.StringVar(&o.ui, "ui", "", "serve a live page of the state machine, connections and counters on host address `ADDR` (e.g. 127.0.0.1:8088), with /conns, /events and /metrics")
 	fs.StringVar(&o.pcap, "pcap", "", "write every packet on the TUN device to `FILE` (pcap, LINKTYPE_RAW; tshark -r FILE reads it)")
+	fs.Var(intFlag{&o.queues}, "queues", "open the TUN device with `N` queues, a reader each (0: one per GOMAXPROCS; 1: a single queue)")
 	fs.BoolVar(&o.offload, "offload", true, "use the TUN device's virtio-net offloads (checksum, TCP segmentation) where the kernel has them; --offload=false moves one packet per system call with software checksums")
 }
 
@@ -88,6 +90,8 @@ func (o *tunOptions) check() error {
 		return fmt.Errorf("invalid value %d for --rcvbuf: want 4KiB to 1GiB", o.rcvbuf)
 	case o.sndbuf != 0 && (o.sndbuf < 4<<10 || o.sndbuf > 1<<30):
 		return fmt.Errorf("invalid value %d for --sndbuf: want 4KiB to 1GiB", o.sndbuf)
+	case o.queues < 0 || o.queues > 64:
+		return fmt.Errorf("invalid value %d for --queues: want 0 (one per GOMAXPROCS) to 64", o.queues)
 	}
 	var err error
 	if o.addr, err = netip.ParseAddr(o.addrS); err != nil {
@@ -143,7 +147,7 @@ func (o *tunOptions) open(cmd string, onEvent func(stack.Event)) (*stack.Stack, 
 	if err != nil {
 		return nil, err
 	}
-	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns, NoOffload: !o.offload})
+	ep, err := openTUN(tun.Config{Name: o.name, MTU: o.mtu, HostAddr: o.hostAddr, NetNS: o.netns, NoOffload: !o.offload, Queues: o.queues})
 	if err != nil {
 		o.closeExtras()
 		return nil, tunError(cmd, o.netns, err)

@@ -23,6 +23,7 @@ const maxQueues = 64
 // packets cross in order.
 type queue struct {
 	e    *Endpoint
+	idx  uint32   // this queue's place in e.q
 	fd   int      // owned by file, which closes it
 	file *os.File // non-blocking, registered with the runtime poller
 	rc   syscall.RawConn
@@ -54,7 +55,7 @@ func newQueue(e *Endpoint, fd int) (*queue, error) {
 		file.Close()
 		return nil, fmt.Errorf("tun: %w", err)
 	}
-	return &queue{e: e, fd: fd, file: file, rc: rc}, nil
+	return &queue{e: e, idx: uint32(len(e.q)), fd: fd, file: file, rc: rc}, nil
 }
 
 // attachQueue opens another queue of the multiqueue device name, with the
@@ -169,6 +170,9 @@ func (q *queue) fillBatch(fd uintptr) bool {
 		} else {
 			info = link.ReadInfo(pkt)
 		}
+		if len(e.q) > 1 {
+			q.arrived(pkt)
+		}
 		q.pkts[q.n], q.info[q.n] = pkt, info
 		q.n++
 		q.off += (n + 7) &^ 7
@@ -177,14 +181,41 @@ func (q *queue) fillBatch(fd uintptr) bool {
 	return true
 }
 
+// steerSlots is the size of Endpoint.steer: a slot per flow hash bucket.
+const steerSlots = 16384 // 128 KiB: two of 50 flows at once share a slot 0.3% of the time
+
 // queueFor is the queue a packet whose first bytes are head is written
-// to: the one its flow (addresses and ports, in either direction) hashes
-// to.
+// to: the queue the kernel last sent the packet's flow (addresses and
+// ports, in either direction) on, or, for a flow not seen yet, the one
+// its hash picks.
+//
+// The kernel records, per flow, the queue userspace last wrote the flow's
+// packets on, and sends the flow's next packets there; for a flow it has
+// no record of, it picks by a hash of its own (a keyed hash we cannot
+// compute). Writing where the flow arrives keeps the kernel's record
+// equal to its own pick, so a flow never moves between queues (a move
+// reorders the packets in flight across the two readers, and costs
+// spurious retransmissions).
 func (e *Endpoint) queueFor(head []byte) *queue {
 	if len(e.q) == 1 {
 		return e.q[0]
 	}
-	return e.q[flowHash(head)%uint32(len(e.q))]
+	h := flowHash(head)
+	if v := e.steer[h%steerSlots].Load(); uint32(v>>32) == h && v&0xff != 0 && int(v&0xff) <= len(e.q) {
+		return e.q[v&0xff-1]
+	}
+	return e.q[h%uint32(len(e.q))]
+}
+
+// arrived notes that pkt's flow came in on q (multiqueue devices only).
+// A slot holds the flow hash with the queue: of two flows sharing a slot,
+// the one not in it is written where its hash picks.
+func (q *queue) arrived(pkt []byte) {
+	h := flowHash(pkt)
+	slot, v := &q.e.steer[h%steerSlots], uint64(h)<<32|uint64(q.idx+1)
+	if slot.Load() != v { // no store, no cache-line traffic, when unchanged
+		slot.Store(v)
+	}
 }
 
 // flowHash hashes an IP packet's addresses and (TCP or UDP) ports, the

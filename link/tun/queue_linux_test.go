@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,24 +38,42 @@ func TestMultiQueue(t *testing.T) {
 		}
 	}))
 	const flows = 64
+	arrival := make([]int, flows) // the queue each flow's datagram came in on
 	err = ns.Do(func() error {
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(hostAddr, 0)))
 		if err != nil {
 			return err
 		}
 		defer c.Close()
+		src := c.LocalAddr().(*net.UDPAddr).AddrPort()
 		for i := range flows {
+			before := ep.QueuePackets()
 			if _, err := c.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(peerAddr, uint16(7000+i))); err != nil {
 				return err
+			}
+			for deadline := time.Now().Add(wait); got.Load() <= int64(i) && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Microsecond)
+			}
+			arrival[i] = -1
+			for q, n := range ep.QueuePackets() {
+				if n > before[q] {
+					arrival[i] = q
+				}
+			}
+		}
+		// A reply goes out on the queue its flow came in on, so the
+		// kernel's record of the flow (the queue last written from) stays
+		// its own pick and the flow never moves.
+		for i := range flows {
+			reply := udp4(netip.AddrPortFrom(peerAddr, uint16(7000+i)), src, nil)
+			if q := int(ep.queueFor(reply).idx); arrival[i] >= 0 && q != arrival[i] && !sharesSlot(i, flows, src) {
+				t.Errorf("flow %d came in on queue %d, its reply goes out on %d", i, arrival[i], q)
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(wait); got.Load() < flows && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
 	}
 	per := ep.QueuePackets()
 	if got.Load() != flows || per[0] == 0 || per[1] == 0 {
@@ -96,6 +115,20 @@ func TestMultiQueue(t *testing.T) {
 	}
 }
 
+// sharesSlot says whether flow i of the test's flows (peerAddr:7000+i to
+// src) shares its steering slot with another of them.
+func sharesSlot(i, flows int, src netip.AddrPort) bool {
+	slot := func(j int) uint32 {
+		return flowHash(udp4(netip.AddrPortFrom(peerAddr, uint16(7000+j)), src, nil)) % steerSlots
+	}
+	for j := range flows {
+		if j != i && slot(j) == slot(i) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestFlowHash: both directions of a flow hash alike; another port differs.
 func TestFlowHash(t *testing.T) {
 	a, b := netip.AddrPortFrom(hostAddr, 5000), netip.AddrPortFrom(peerAddr, 80)
@@ -108,5 +141,25 @@ func TestFlowHash(t *testing.T) {
 	}
 	if flowHash([]byte{0x45}) != 0 || flowHash(nil) != 0 {
 		t.Error("short packets hash to something")
+	}
+}
+
+// TestDefaultQueues: with Config.Queues zero the device has a queue per
+// GOMAXPROCS (bounded by maxQueues); one asks for a single queue.
+func TestDefaultQueues(t *testing.T) {
+	ns := netns.ForTest(t)
+	for _, c := range []struct{ cfg, want int }{{0, min(runtime.GOMAXPROCS(0), maxQueues)}, {1, 1}} {
+		ep, err := Open(Config{NetNS: ns.Name(), HostAddr: netip.PrefixFrom(hostAddr, 24), Queues: c.cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ep.Queues()
+		ep.Close()
+		if c.want > 1 && got == 1 {
+			t.Skip("the kernel gave one queue (no IFF_MULTI_QUEUE)")
+		}
+		if got != c.want {
+			t.Errorf("Queues %d: the device has %d queues, want %d", c.cfg, got, c.want)
+		}
 	}
 }

@@ -56,10 +56,11 @@ type Config struct {
 	// opened with checksum and TCP segmentation offloads where the kernel
 	// has them; Endpoint.Offloads reports what was granted.
 	NoOffload bool
-	// Queues, above one, opens the device with that many queues
-	// (IFF_MULTI_QUEUE), each with a reader of its own: the kernel spreads
-	// flows over them, and their DeliverPackets calls overlap (package
-	// stack takes that). Zero or one: one queue. A kernel without
+	// Queues is how many queues the device opens with (IFF_MULTI_QUEUE),
+	// each with a reader of its own: the kernel spreads flows over them,
+	// and their DeliverPackets calls overlap (package stack takes that).
+	// Zero: runtime.GOMAXPROCS(0) queues, so a reader can run on every
+	// processor the program uses. One: a single queue. A kernel without
 	// multiqueue TUN devices gives one; Endpoint.Queues reports it.
 	Queues int
 }

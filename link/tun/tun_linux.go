@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -54,6 +55,11 @@ type Endpoint struct {
 	offl link.Offloads // granted by the kernel
 	q    []*queue      // the device's queues: one, or Config.Queues
 
+	// steer is, per flow hash slot, the hash of the flow that last
+	// arrived in it (high 32 bits) and 1 + the queue it arrived on (low
+	// byte; 0: none yet); queueFor writes there (multiqueue only).
+	steer *[steerSlots]atomic.Uint64
+
 	// mu guards closed against the fds: writers hold it shared while they
 	// use one, Close holds it exclusively while it marks the endpoint
 	// closed, so no fd is closed (and its number reused) under a write in
@@ -94,6 +100,10 @@ func Open(cfg Config) (*Endpoint, error) {
 	if cfg.Queues < 0 || cfg.Queues > maxQueues {
 		return nil, fmt.Errorf("tun: %d queues out of range [0, %d]", cfg.Queues, maxQueues)
 	}
+	queues := cfg.Queues
+	if queues == 0 {
+		queues = min(runtime.GOMAXPROCS(0), maxQueues)
+	}
 	var (
 		fds  []int
 		name string
@@ -102,7 +112,7 @@ func Open(cfg Config) (*Endpoint, error) {
 	)
 	open := func() error {
 		var err error
-		fds, name, vnet, offl, err = openDevice(cfg.Name, mtu, cfg.HostAddr, !cfg.NoOffload, max(cfg.Queues, 1))
+		fds, name, vnet, offl, err = openDevice(cfg.Name, mtu, cfg.HostAddr, !cfg.NoOffload, queues)
 		return err
 	}
 	var err error
@@ -127,6 +137,9 @@ func Open(cfg Config) (*Endpoint, error) {
 			return nil, err
 		}
 		e.q = append(e.q, q)
+	}
+	if len(e.q) > 1 {
+		e.steer = new([steerSlots]atomic.Uint64)
 	}
 	return e, nil
 }
@@ -164,8 +177,24 @@ func openDevice(name string, mtu int, host netip.Prefix, offload bool, queues in
 	} else {
 		queues = 1
 	}
-	ifr.SetUint16(flags)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+	// Several queues are created exclusively (IFF_TUN_EXCL): without it a
+	// name some other program has open as a multiqueue device would be
+	// joined, its flows spread over its queues and ours. A device that
+	// exists already (persistent, or open elsewhere) is then opened as
+	// before, with one queue: attached if it is free, EBUSY if not.
+	try := flags
+	if flags&unix.IFF_MULTI_QUEUE != 0 {
+		try |= unix.IFF_TUN_EXCL
+	}
+	ifr.SetUint16(try)
+	err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	if errors.Is(err, unix.EBUSY) && try != flags {
+		flags &^= unix.IFF_MULTI_QUEUE
+		queues = 1
+		ifr.SetUint16(flags)
+		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}
+	if err != nil {
 		unix.Close(fd)
 		return nil, "", false, none, mapErr("TUNSETIFF", err)
 	}
