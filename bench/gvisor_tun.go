@@ -120,13 +120,7 @@ func (p *gvisorTunPair) Dial(ctx context.Context, port uint16) (net.Conn, error)
 	if p.gvCli {
 		return gonet.DialContextTCP(ctx, p.st, tcpip.FullAddress{NIC: gvisorNIC, Addr: tcpip.AddrFrom4(tunHost.As4()), Port: port}, ipv4.ProtocolNumber)
 	}
-	var c net.Conn
-	err := p.ns.Do(func() (err error) {
-		var d net.Dialer
-		c, err = d.DialContext(ctx, "tcp4", netip.AddrPortFrom(tunAddr, port).String())
-		return err
-	})
-	return c, err
+	return kernelDial(ctx, p.ns, port)
 }
 
 func (p *gvisorTunPair) Close() error {

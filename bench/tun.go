@@ -102,6 +102,18 @@ func kernelListen(ns *netns.NS, port uint16) (net.Listener, error) {
 	return l, err
 }
 
+// kernelDial dials the userspace stack at tunAddr from the kernel's TCP
+// inside ns.
+func kernelDial(ctx context.Context, ns *netns.NS, port uint16) (net.Conn, error) {
+	var c net.Conn
+	err := ns.Do(func() (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp4", netip.AddrPortFrom(tunAddr, port).String())
+		return err
+	})
+	return c, err
+}
+
 func (p *tunPair) Listen(port uint16) (net.Listener, error) {
 	if p.synackCli {
 		return kernelListen(p.ns, port)
@@ -113,13 +125,7 @@ func (p *tunPair) Dial(ctx context.Context, port uint16) (net.Conn, error) {
 	if p.synackCli {
 		return p.st.DialContext(ctx, "tcp", netip.AddrPortFrom(tunHost, port).String())
 	}
-	var c net.Conn
-	err := p.ns.Do(func() (err error) {
-		var d net.Dialer
-		c, err = d.DialContext(ctx, "tcp4", netip.AddrPortFrom(tunAddr, port).String())
-		return err
-	})
-	return c, err
+	return kernelDial(ctx, p.ns, port)
 }
 
 func (p *tunPair) Close() error {
