@@ -112,14 +112,24 @@ func TestSegTextOverlaps(t *testing.T) {
 }
 
 // Reassembly tracks a bounded number of holes: a segment that would need
-// more is dropped (the sender retransmits it) and nothing breaks.
+// more is dropped (the sender retransmits it), takes no buffer chunk, and
+// nothing breaks.
 func TestSegTextReassemblyBounded(t *testing.T) {
-	f := established(t, testConfig())
-	for i := 0; i < maxHoles+1; i++ {
+	cfg := testConfig()
+	cfg.RecvBuf = 1 << 20
+	f := established(t, cfg)
+	for i := 0; i < maxHoles; i++ {
 		f.step(0, "<SEQ="+itoa(uint32(303+2*i))+"><ACK=101><CTL=ACK><DATA=x>", Established, "<ACK=301><CTL=ACK>")
 	}
-	if st := f.c.Status(); st.Stats.ReassemblyOverflowSegs != 1 {
-		t.Fatalf("overflow %d", st.Stats.ReassemblyOverflowSegs)
+	mem := f.c.Status().RecvMem
+	// One more hole, far enough out to need a chunk of its own.
+	f.step(0, "<SEQ="+itoa(301+60000)+"><ACK=101><CTL=ACK><DATA=x>", Established, "<ACK=301><CTL=ACK>")
+	st := f.c.Status()
+	if st.Stats.ReassemblyOverflowSegs != 1 || st.Stats.OutOfOrderSegs != maxHoles {
+		t.Fatalf("overflow %d, out of order %d", st.Stats.ReassemblyOverflowSegs, st.Stats.OutOfOrderSegs)
+	}
+	if st.RecvMem != mem {
+		t.Fatalf("the dropped segment took %d bytes of chunks", st.RecvMem-mem)
 	}
 	f.step(0, "<SEQ=301><ACK=101><CTL=ACK><LEN=100>", Established, "<ACK=401><CTL=ACK>")
 }
