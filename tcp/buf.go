@@ -281,3 +281,19 @@ func (b *buf) drop() {
 // grow raises the capacity to size bytes; chunks are taken only as bytes
 // come.
 func (b *buf) grow(size int) { b.size = max(b.size, size) }
+
+// stray returns the first slot past the head's whose chunk lies over no
+// byte the owner holds (live reports whether logical offsets [lo, hi)
+// hold any), or -1: a chunk is held for bytes, never for a hole or for
+// bytes gone (CheckInvariants).
+func (b *buf) stray(live func(lo, hi int) bool) int {
+	for i := 1; i < b.count(); i++ {
+		if *b.slot(i) == nil {
+			continue
+		}
+		if lo := i*b.chunkSize() - b.head; !live(lo, lo+b.chunkSize()) {
+			return i
+		}
+	}
+	return -1
+}

@@ -48,6 +48,26 @@ func (c *TCB) CheckInvariants() error {
 			return fmt.Errorf("out-of-order span [%d,%d) outside (RCV.NXT %d, %d]", sp.start, sp.end, c.rcv.nxt, limit)
 		}
 	}
+	// Buffers hold chunks for bytes (DESIGN.md "Buffers belong to the
+	// connection"): past the head's chunk, each lies over queued or
+	// readable bytes or, in the receive ring, an out-of-order span.
+	if i := c.sb.stray(func(lo, _ int) bool { return lo < c.sb.n }); i >= 0 {
+		return fmt.Errorf("send buffer holds chunk %d past its %d bytes", i, c.sb.n)
+	}
+	if i := c.rb.stray(func(lo, hi int) bool {
+		if lo < c.rb.n {
+			return true
+		}
+		start, end := c.rcv.nxt.Add(seq.Size(lo-c.rb.n)), c.rcv.nxt.Add(seq.Size(hi-c.rb.n))
+		for _, sp := range c.ooo.spans {
+			if sp.start.LessThan(end) && start.LessThan(sp.end) {
+				return true
+			}
+		}
+		return false
+	}); i >= 0 {
+		return fmt.Errorf("receive buffer holds chunk %d over a hole (%d readable, spans %v)", i, c.rb.n, c.ooo.spans)
+	}
 	if c.state == TimeWait && c.timeWaitAt == 0 {
 		return fmt.Errorf("TIME-WAIT without its timer")
 	}
