@@ -294,7 +294,9 @@ func FuzzBuf(f *testing.F) {
 				}
 				m.trace = append(m.trace, "dropSpares")
 			}
-			if tight && b.r != nil && b.r.nspare > spares {
+			// A release that brings the pool back under its marks may keep
+			// the next chunk: tight means tight before and after the call.
+			if tight && p.level() != memNormal && b.r != nil && b.r.nspare > spares {
 				m.fail("op %d kept a spare with the budget tight (%d spares, was %d)", op, b.r.nspare, spares)
 			}
 			if r := b.tailRoom(); r > 0 && b.needs(m.n, r) != 0 {
