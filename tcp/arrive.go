@@ -526,22 +526,22 @@ func (c *TCB) queueText(now time.Duration, dataSeq seq.Value, p []byte) bool {
 		c.ackNow = true
 		return whole
 	}
-	if off > 0 {
-		c.ackNow = true // RFC 5681 4.2: out-of-order data draws an immediate ACK
-		// Recorded before it is stored: a segment the map has no room
-		// for is dropped (the sender retransmits it) and takes no chunk.
-		if !c.ooo.add(dataSeq, dataSeq.Add(seq.Size(len(p)))) {
-			c.stats.ReassemblyOverflowSegs++
-			return whole
-		}
-		c.rb.writeAt(c.rb.n+off, p)
-		c.stats.BytesReceived += uint64(len(p))
-		c.stats.OutOfOrderSegs++
-		c.lastOOO = dataSeq
+	// Out-of-order text is recorded before it is stored: a segment the
+	// map has no room for is dropped (the sender retransmits it) and
+	// takes no chunk.
+	if off > 0 && !c.ooo.add(dataSeq, dataSeq.Add(seq.Size(len(p)))) {
+		c.ackNow = true
+		c.stats.ReassemblyOverflowSegs++
 		return whole
 	}
 	c.rb.writeAt(c.rb.n+off, p)
 	c.stats.BytesReceived += uint64(len(p))
+	if off > 0 {
+		c.stats.OutOfOrderSegs++
+		c.ackNow = true // RFC 5681 4.2: out-of-order data draws an immediate ACK
+		c.lastOOO = dataSeq
+		return whole
+	}
 	nxt := c.ooo.advance(dataSeq.Add(seq.Size(len(p))))
 	if nxt != dataSeq.Add(seq.Size(len(p))) {
 		c.ackNow = true // a hole was filled
