@@ -46,6 +46,7 @@ func TestMultiQueue(t *testing.T) {
 		}
 		defer c.Close()
 		src := c.LocalAddr().(*net.UDPAddr).AddrPort()
+		known := 0 // flows whose arrival queue is known
 		for i := range flows {
 			before := ep.QueuePackets()
 			if _, err := c.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(peerAddr, uint16(7000+i))); err != nil {
@@ -67,20 +68,16 @@ func TestMultiQueue(t *testing.T) {
 			}
 			if grew != 1 {
 				arrival[i] = -1
-			}
-		}
-		// A reply goes out on the queue its flow came in on, so the
-		// kernel's record of the flow (the queue last written from) stays
-		// its own pick and the flow never moves.
-		known := 0
-		for i := range flows {
-			if arrival[i] >= 0 {
+			} else {
 				known++
 			}
 		}
 		if known < flows/2 {
 			t.Errorf("the queue is known for %d of %d flows", known, flows)
 		}
+		// A reply goes out on the queue its flow came in on, so the
+		// kernel's record of the flow (the queue last written from) stays
+		// its own pick and the flow never moves.
 		for i := range flows {
 			reply := udp4(netip.AddrPortFrom(peerAddr, uint16(7000+i)), src, nil)
 			if q := int(ep.queueFor(reply).idx); arrival[i] >= 0 && q != arrival[i] && !sharesSlot(i, flows, src) {
